@@ -1,0 +1,5 @@
+"""Bastion: a secure-by-default business application server."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"

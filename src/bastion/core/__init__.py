@@ -1,0 +1,1 @@
+"""The data core: models, fields, domains, environments, access control, database, schema."""

@@ -1,0 +1,142 @@
+"""Database engines for tenants: SQLite files by default, PostgreSQL databases in production.
+
+Both backends are made to behave the same for the ORM: case-sensitive `like` with `\\` as the
+escape character, Unicode-aware `lower()` (what `ilike` uses), code-point string ordering and
+foreign keys enforced.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+
+from bastion.errors import TenantError
+
+TENANT_NAME = re.compile(r"[a-z][a-z0-9_]{0,62}")
+
+
+def check_tenant_name(name: str) -> str:
+    if not TENANT_NAME.fullmatch(name):
+        raise TenantError(
+            f"'{name[:80]}' is not a valid tenant name: use 1 to 63 lowercase letters, digits "
+            "or underscores, starting with a letter."
+        )
+    return name
+
+
+@lru_cache(maxsize=1024)
+def _like_regex(pattern: str, escape: str | None) -> re.Pattern[str]:
+    out: list[str] = []
+    chars = iter(pattern)
+    for ch in chars:
+        if escape is not None and ch == escape:
+            nxt = next(chars, "")
+            out.append(re.escape(nxt))
+        elif ch == "%":
+            out.append(".*")
+        elif ch == "_":
+            out.append(".")
+        else:
+            out.append(re.escape(ch))
+    return re.compile("".join(out), re.DOTALL)
+
+
+def like_match(pattern: str, value: str, escape: str | None = "\\") -> bool:
+    """SQL LIKE, case-sensitive, as both backends evaluate it for Bastion."""
+    return _like_regex(pattern, escape).fullmatch(value) is not None
+
+
+def _sqlite_like(pattern: Any, value: Any, escape: Any = None) -> int | None:
+    if pattern is None or value is None:
+        return None
+    return int(like_match(str(pattern), str(value), escape))
+
+
+def _sqlite_lower(value: Any) -> Any:
+    return value.lower() if isinstance(value, str) else value
+
+
+def _on_sqlite_connect(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
+    dbapi_conn.isolation_level = None  # we issue BEGIN ourselves (see _on_sqlite_begin)
+    dbapi_conn.create_function("like", 2, _sqlite_like, deterministic=True)
+    dbapi_conn.create_function("like", 3, _sqlite_like, deterministic=True)
+    dbapi_conn.create_function("lower", 1, _sqlite_lower, deterministic=True)
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=10000")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.close()
+
+
+def _on_sqlite_begin(conn: sa.Connection) -> None:
+    # IMMEDIATE takes the write lock up front: two transactions that read then write can
+    # never deadlock, and the audit chain's head is read under the lock.
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def sqlite_engine(path: Path) -> sa.Engine:
+    engine = sa.create_engine(f"sqlite:///{path}", poolclass=sa.pool.QueuePool, pool_size=4)
+    sa.event.listen(engine, "connect", _on_sqlite_connect)
+    sa.event.listen(engine, "begin", _on_sqlite_begin)
+    return engine
+
+
+def _server_url(url: str) -> sa.URL:
+    parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
+
+
+def postgres_engine(server_url: str, database: str) -> sa.Engine:
+    url = _server_url(server_url).set(database=check_tenant_name(database))
+    return sa.create_engine(url, pool_size=5, max_overflow=5, pool_pre_ping=True)
+
+
+def postgres_admin_engine(server_url: str) -> sa.Engine:
+    url = _server_url(server_url).set(database="postgres")
+    return sa.create_engine(url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
+
+
+def postgres_database_exists(server_url: str, database: str) -> bool:
+    engine = postgres_admin_engine(server_url)
+    try:
+        with engine.connect() as conn:
+            found = conn.execute(
+                sa.text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": database}
+            ).scalar()
+    finally:
+        engine.dispose()
+    return found is not None
+
+
+def postgres_create_database(server_url: str, database: str) -> None:
+    """Create a tenant database with code-point collation, as SQLite orders strings."""
+    name = check_tenant_name(database)
+    engine = postgres_admin_engine(server_url)
+    try:
+        with engine.connect() as conn:
+            # the name is checked against TENANT_NAME above; identifiers cannot be bound
+            conn.exec_driver_sql(
+                f'CREATE DATABASE "{name}" TEMPLATE template0 ENCODING \'UTF8\' '
+                "LC_COLLATE 'C.UTF-8' LC_CTYPE 'C.UTF-8'"
+            )
+    finally:
+        engine.dispose()
+
+
+def postgres_drop_database(server_url: str, database: str) -> None:
+    name = check_tenant_name(database)
+    engine = postgres_admin_engine(server_url)
+    try:
+        with engine.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        engine.dispose()

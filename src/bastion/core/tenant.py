@@ -1,0 +1,143 @@
+"""A tenant: one database, its registry, its audit sink, and transactions over them.
+
+A transaction gathers the audit events of what it did and chains them just before it commits,
+so the trail and the data commit together or not at all. Access denials are written even when
+the transaction rolls back: in a short transaction of their own, right after.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import sqlalchemy as sa
+
+from bastion.core.access import AccessData, load_access_data, load_user
+from bastion.core.clock import Clock, SystemClock
+from bastion.core.environment import Environment
+from bastion.core.events import AuditEvent, AuditSink, ChainHead
+from bastion.core.registry import Registry
+
+#: models whose changes alter access decisions: the cached access data is dropped after them
+ACCESS_MODELS = frozenset({"ir.model.access", "ir.rule", "res.groups", "ir.model.data"})
+
+
+class Transaction:
+    """One database transaction of one tenant, shared by every environment made from it."""
+
+    def __init__(self, tenant: Tenant, conn: sa.Connection) -> None:
+        self.tenant = tenant
+        self.conn = conn
+        self.events: list[AuditEvent] = []
+        self.denials: list[AuditEvent] = []
+        self._access: AccessData | None = None
+
+    @property
+    def tenant_name(self) -> str:
+        return self.tenant.name
+
+    @property
+    def registry(self) -> Registry:
+        return self.tenant.registry
+
+    @property
+    def clock(self) -> Clock:
+        return self.tenant.clock
+
+    def access_data(self) -> AccessData:
+        if self._access is None:
+            self._access = load_access_data(self.conn, self.registry)
+        return self._access
+
+    def access_changed(self) -> None:
+        self._access = None
+
+    def env(
+        self,
+        uid: int,
+        *,
+        company_ids: tuple[int, ...] | None = None,
+        context: Mapping[str, Any] | None = None,
+    ) -> Environment:
+        user = load_user(self.conn, self.registry, self.access_data(), uid)
+        return Environment(self, user, company_ids=company_ids, context=context)
+
+    def system_env(self, reason: str) -> Environment:
+        """An elevated environment acting as the system itself (installs, operators' CLI)."""
+        self.events.append(
+            AuditEvent("elevate", self.tenant_name, self.clock.now(), None, reason=reason)
+        )
+        return Environment(self, None, elevated_reason=reason)
+
+
+class Tenant:
+    """A tenant database with the registry of its installed modules."""
+
+    def __init__(
+        self,
+        name: str,
+        engine: sa.Engine,
+        registry: Registry,
+        audit: AuditSink,
+        clock: Clock | None = None,
+    ) -> None:
+        self.name = name
+        self.engine = engine
+        self.registry = registry
+        self.audit = audit
+        self.clock: Clock = clock or SystemClock()
+
+    def __repr__(self) -> str:
+        return f"<Tenant {self.name} {self.engine.dialect.name}>"
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Transaction]:
+        denials: list[AuditEvent] = []
+        head: ChainHead | None = None
+        try:
+            with self.engine.connect() as conn:
+                tx = Transaction(self, conn)
+                conn.begin()
+                try:
+                    yield tx
+                    denials = tx.denials
+                    if tx.events:
+                        head = self.audit.append(conn, tx.events)
+                    conn.commit()
+                except BaseException:
+                    denials = tx.denials
+                    conn.rollback()
+                    raise
+        finally:
+            if denials:
+                head = self._record_denials(denials) or head
+            if head is not None:
+                self.audit.anchor(head)
+
+    def _record_denials(self, denials: list[AuditEvent]) -> ChainHead | None:
+        with self.engine.connect() as conn:
+            conn.begin()
+            head = self.audit.append(conn, denials)
+            conn.commit()
+        return head
+
+    @contextlib.contextmanager
+    def env(
+        self,
+        uid: int,
+        *,
+        company_ids: tuple[int, ...] | None = None,
+        context: Mapping[str, Any] | None = None,
+    ) -> Iterator[Environment]:
+        """A transaction and an environment for `uid` in it; commits when the block ends."""
+        with self.transaction() as tx:
+            yield tx.env(uid, company_ids=company_ids, context=context)
+
+    @contextlib.contextmanager
+    def system(self, reason: str) -> Iterator[Environment]:
+        with self.transaction() as tx:
+            yield tx.system_env(reason)
+
+    def dispose(self) -> None:
+        self.engine.dispose()

@@ -1,0 +1,64 @@
+"""The errors Bastion raises deep inside and maps to clients only at the edge.
+
+    BastionError                 code "error"
+    ├── ValidationError          code "validation"   bad input: shape, type, unknown name
+    ├── AccessError              code "access"       rights, rules or field groups deny it
+    ├── MissingError             code "missing"      a record does not exist (or no longer)
+    ├── UserError                code "user"         a business rule refuses the operation
+    ├── ConfigError              code "config"       settings or the data directory are wrong
+    ├── TenantError              code "tenant"       unknown, existing or unreachable tenant
+    ├── IntegrityError           code "integrity"    tamper evidence: the audit chain is broken
+    └── VerificationError        code "verification" a secret, signature or token did not verify
+
+Every message is one clear sentence meant for the person who caused it; none carries a value
+that could be a secret.
+"""
+
+from __future__ import annotations
+
+
+class BastionError(Exception):
+    """Base of every error Bastion raises on purpose."""
+
+    code = "error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ValidationError(BastionError):
+    code = "validation"
+
+
+class AccessError(BastionError):
+    code = "access"
+
+
+class MissingError(BastionError):
+    code = "missing"
+
+
+class UserError(BastionError):
+    code = "user"
+
+
+class ConfigError(BastionError):
+    code = "config"
+
+
+class TenantError(BastionError):
+    code = "tenant"
+
+
+class IntegrityError(BastionError):
+    code = "integrity"
+
+
+class VerificationError(BastionError):
+    """A secret, signature or token did not verify. Deliberately says nothing more."""
+
+    code = "verification"
