@@ -114,12 +114,16 @@ class _Walk:
         self.last_hash = GENESIS_HASH
 
     def run(self, conn: Connection) -> None:
-        for row in conn.execute(_WALK):
-            self._check(row)
-            self.count += 1
-            self.last_seq, self.last_hash = int(row.seq), str(row.hash)
-            if self.last_seq in self.watch:
-                self.seen[self.last_seq] = self.last_hash
+        result = conn.execute(_WALK)
+        try:
+            for row in result:
+                self._check(row)
+                self.count += 1
+                self.last_seq, self.last_hash = int(row.seq), str(row.hash)
+                if self.last_seq in self.watch:
+                    self.seen[self.last_seq] = self.last_hash
+        finally:
+            result.close()  # a server-side cursor must not outlive an early stop
 
     def _check(self, row: Row[Any]) -> None:
         seq, expected = int(row.seq), self.last_seq + 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 from bastion.apps.base.models import (
     Company, Groups, ModelAccess, ModelData, ModuleRecord, Partner, Rule, Users,
 )
+from bastion.apps.base import data
 from bastion.core.module import Access, GroupDef, Module, Ref, Rule as RuleDef
 
 USER = "base.group_user"
@@ -15,6 +16,7 @@ _ADMIN_ONLY = ("ir.model.access", "ir.rule", "ir.model.data", "ir.module.module"
 MODULE = Module(
     name="base",
     summary="Companies, contacts, users, groups and access control.",
+    data=data.load,
     models=(Company, Partner, Groups, Users, ModelAccess, Rule, ModelData, ModuleRecord),
     groups=(
         GroupDef(USER, "Internal user", comment="Every employee who signs in."),
