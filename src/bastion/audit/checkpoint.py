@@ -68,7 +68,10 @@ def read_checkpoint(path: Path, signer: Signer) -> Checkpoint | None:
 
 
 def write_checkpoint(path: Path, checkpoint: Checkpoint, signer: Signer) -> None:
-    """Replace the checkpoint at `path` atomically (temporary file, then rename); mode 0600."""
+    """Replace the checkpoint at `path` atomically (temporary file, then rename); mode 0600.
+
+    Hold `locked(path)` around it: the temporary file name is fixed.
+    """
     record = {
         "hash": checkpoint.hash,
         "seq": checkpoint.seq,

@@ -15,6 +15,7 @@ from bastion.audit import schema
 from bastion.audit.chain import Entry, as_row, canonical_json, format_at
 from bastion.audit.checkpoint import Checkpoint, locked, read_checkpoint, write_checkpoint
 from bastion.audit.redaction import redacted_changes_json
+from bastion.audit.verify import VerifyReport, verify_chain
 from bastion.core.events import AuditEvent, ChainHead
 from bastion.crypto.signing import Signer
 from bastion.errors import IntegrityError
@@ -57,6 +58,7 @@ class AuditTrail:
         if row is None:
             raise IntegrityError("The audit head row is missing: the audit trail is damaged.")
         seq, prev_hash = int(row.seq), str(row.hash)
+        self._refuse_if_cut(seq)
         rows = []
         for event in events:
             if event.tenant != self._tenant:
@@ -79,6 +81,20 @@ class AuditTrail:
         conn.execute(_INSERT, rows)
         conn.execute(update(_head).where(_head.c.id == 1).values(seq=seq, hash=prev_hash))
         return ChainHead(seq=seq, hash=prev_hash)
+
+    def _refuse_if_cut(self, head_seq: int) -> None:
+        """Stop writing on a trail shorter than its checkpoint: entries were cut off.
+
+        Appending past the checkpoint would move it forward and hide the cut, so writes stop
+        until an operator has run `bastion audit verify` and decided what to do.
+        """
+        checkpoint = read_checkpoint(self._checkpoint_path, self._signer)
+        if checkpoint is not None and checkpoint.seq > head_seq:
+            raise IntegrityError(
+                f"The audit trail of '{self._tenant}' ends at entry {head_seq} but its signed "
+                f"checkpoint names entry {checkpoint.seq}: entries were removed. Writes are "
+                "refused until an operator runs 'bastion audit verify'."
+            )
 
     def anchor(self, head: ChainHead) -> None:
         """Record `head` in the signed checkpoint file if it is newer than what is there.
@@ -109,6 +125,10 @@ class AuditTrail:
                 self._checkpoint_path, Checkpoint(self._tenant, head.seq, head.hash), self._signer
             )
         return head
+
+    def verify(self, conn: Connection) -> VerifyReport:
+        """Walk the chain and its checkpoint; see `bastion.audit.verify.verify_chain`."""
+        return verify_chain(conn, self._tenant, self._signer, self._checkpoint_path)
 
     def __repr__(self) -> str:
         return f"AuditTrail(tenant={self._tenant!r}, checkpoint={str(self._checkpoint_path)!r})"

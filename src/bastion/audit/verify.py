@@ -63,8 +63,8 @@ def verify_chain(
 ) -> VerifyReport:
     """Verify the chain, the head row and the signed checkpoint; report the first problem.
 
-    For a consistent picture while others write, PostgreSQL callers may open a REPEATABLE READ
-    transaction; entries appended during the walk are accepted once the head row covers them.
+    Call it first thing in a fresh transaction (the checkpoint file must not be newer than the
+    snapshot). Entries appended while the walk runs are accepted once the head row covers them.
     """
     # The checkpoint first: it is written after commit, so it never runs ahead of what we read.
     checkpoint, checkpoint_problem = _load_checkpoint(checkpoint_path, tenant, signer)
@@ -190,10 +190,10 @@ def _check_head(conn: Connection, head_seq: int | None, head_hash: str | None, w
 def _check_checkpoint(checkpoint: Checkpoint, walk: _Walk) -> None:
     last = walk.last_seq
     if checkpoint.seq > last:
+        removed = f"Entries after {last} were removed" if last else "All entries were removed"
         raise _BrokenError(
             "truncated",
-            f"Entries after {last} were removed: the signed checkpoint names entry "
-            f"{checkpoint.seq}.",
+            f"{removed}: the signed checkpoint names entry {checkpoint.seq}.",
             last + 1,
         )
     if checkpoint.seq and walk.seen.get(checkpoint.seq) != checkpoint.hash:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from bastion.audit.trail import AuditTrail
+from bastion.audit.trail import CHECKPOINT_PURPOSE, AuditTrail
 from bastion.core.clock import Clock
 from bastion.core.database import (
     check_tenant_name,
@@ -82,7 +82,7 @@ def list_tenants(settings: Settings) -> list[TenantInfo]:
 
 def audit_trail(settings: Settings, name: str) -> AuditTrail:
     key = load_or_create_key(_private_dir(settings.keys_dir) / "audit.key")
-    signer = Signer([key], purpose="audit-checkpoint")
+    signer = Signer([key], purpose=CHECKPOINT_PURPOSE)
     return AuditTrail(name, signer, tenant_dir(settings, name) / "audit.checkpoint")
 
 

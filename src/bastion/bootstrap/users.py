@@ -79,7 +79,9 @@ def set_password(tenant: Tenant, login: str, password: str) -> None:
 
 def set_active(tenant: Tenant, login: str, active: bool) -> None:
     uid = find_user(tenant, login, "operator looks up a user")
-    with tenant.system("operator disables a user" if not active else "operator enables a user") as env:
+    with tenant.system(
+        "operator disables a user" if not active else "operator enables a user"
+    ) as env:
         env["res.users"].write([uid], {"active": active})
 
 

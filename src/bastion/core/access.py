@@ -188,13 +188,15 @@ def load_access_data(conn: sa.Connection, registry: Registry) -> AccessData:
     access = registry["ir.model.access"]._table
     for row in conn.execute(
         sa.select(
-            access.c.model, access.c.group_id, access.c.perm_read, access.c.perm_write,
-            access.c.perm_create, access.c.perm_unlink,
+            access.c.model,
+            access.c.group_id,
+            access.c.perm_read,
+            access.c.perm_write,
+            access.c.perm_create,
+            access.c.perm_unlink,
         )
     ):
-        perms = frozenset(
-            op for op, flag in zip(OPERATIONS, row[2:], strict=True) if flag
-        )
+        perms = frozenset(op for op, flag in zip(OPERATIONS, row[2:], strict=True) if flag)
         by_group = data.rights.setdefault(row.model, {})
         by_group[row.group_id] = by_group.get(row.group_id, frozenset()) | perms
     rule_model = registry["ir.rule"]
@@ -236,9 +238,7 @@ def load_access_data(conn: sa.Connection, registry: Registry) -> AccessData:
     return data
 
 
-def load_user(
-    conn: sa.Connection, registry: Registry, data: AccessData, uid: int
-) -> UserContext:
+def load_user(conn: sa.Connection, registry: Registry, data: AccessData, uid: int) -> UserContext:
     users = registry["res.users"]
     table = users._table
     row = conn.execute(

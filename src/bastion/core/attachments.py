@@ -6,6 +6,8 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 
+from bastion.core.idlist import id_in
+
 from bastion.crypto.digest import sha256_hex
 
 TABLE = "ir_attachment"
@@ -32,7 +34,9 @@ def load_binaries(
 ) -> dict[int, bytes]:
     table = _QUERY_TABLE
     query = sa.select(table.c.res_id, table.c.datas).where(
-        table.c.res_model == model, table.c.res_field == field, table.c.res_id.in_(ids)
+        table.c.res_model == model,
+        table.c.res_field == field,
+        id_in(conn, table.c.res_id, ids),
     )
     return {res_id: bytes(data) for res_id, data in conn.execute(query)}
 
@@ -43,7 +47,9 @@ def store_binary(
     table = _QUERY_TABLE
     conn.execute(
         sa.delete(table).where(
-            table.c.res_model == model, table.c.res_field == field, table.c.res_id.in_(ids)
+            table.c.res_model == model,
+            table.c.res_field == field,
+            id_in(conn, table.c.res_id, ids),
         )
     )
     if data is None:
@@ -53,8 +59,12 @@ def store_binary(
         sa.insert(table),
         [
             {
-                "res_model": model, "res_field": field, "res_id": i, "datas": data,
-                "file_size": len(data), "checksum": checksum,
+                "res_model": model,
+                "res_field": field,
+                "res_id": i,
+                "datas": data,
+                "file_size": len(data),
+                "checksum": checksum,
             }
             for i in ids
         ],
@@ -63,7 +73,9 @@ def store_binary(
 
 def drop_binaries(conn: sa.Connection, model: str, ids: Sequence[int]) -> None:
     table = _QUERY_TABLE
-    conn.execute(sa.delete(table).where(table.c.res_model == model, table.c.res_id.in_(ids)))
+    conn.execute(
+        sa.delete(table).where(table.c.res_model == model, id_in(conn, table.c.res_id, ids))
+    )
 
 
 _QUERY_TABLE = declare(sa.MetaData())

@@ -35,7 +35,12 @@ def normalize(f: _X2many, value: Any) -> list[Command]:
         return [(6, 0, check_ids(list(value)))]
     out: list[Command] = []
     for cmd in value:
-        if not isinstance(cmd, list | tuple) or not cmd or isinstance(cmd[0], bool) or cmd[0] not in range(7):
+        if (
+            not isinstance(cmd, list | tuple)
+            or not cmd
+            or isinstance(cmd[0], bool)
+            or cmd[0] not in range(7)
+        ):
             raise f.invalid(f"has an invalid command {cmd!r:.60}")
         code = cmd[0]
         arg = cmd[1] if len(cmd) > 1 else 0
@@ -47,7 +52,9 @@ def normalize(f: _X2many, value: Any) -> list[Command]:
         if code == 6:
             extra = check_ids(list(extra or []))
         if isinstance(f, One2many) and code in (3, 4, 5, 6):
-            raise f.invalid(f"does not take command {code}: use 0 (create), 1 (update) or 2 (delete)")
+            raise f.invalid(
+                f"does not take command {code}: use 0 (create), 1 (update) or 2 (delete)"
+            )
         out.append((code, arg, extra))
     return out
 
@@ -68,7 +75,9 @@ def _apply_one2many(model: Model, f: One2many, rid: int, cmds: list[Command]) ->
         if code == 0:
             done.append(["created", comodel.create({**extra, f.inverse_name: rid})])
             continue
-        owner = env.conn.execute(sa.select(table.c[f.inverse_name]).where(table.c.id == arg)).scalar()
+        owner = env.conn.execute(
+            sa.select(table.c[f.inverse_name]).where(table.c.id == arg)
+        ).scalar()
         if owner != rid:
             raise ValidationError(f"Record {arg} of '{f.comodel}' does not belong to this record.")
         if code == 1:

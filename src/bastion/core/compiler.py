@@ -55,6 +55,35 @@ class DomainCompiler:
         node = self.policy.rule_domain(model._name, "read")
         return self.where(model, node, depth + 1)
 
+    def referenced(
+        self, model: type[Model], node: dom.Node, depth: int = 0
+    ) -> set[tuple[str, str]]:
+        """Every (model, field) a condition depends on, following relations and their rules."""
+        out: set[tuple[str, str]] = set()
+        if depth > MAX_DEPTH:
+            return out
+        if isinstance(node, dom.And | dom.Or):
+            for child in node.children:
+                out |= self.referenced(model, child, depth)
+        elif isinstance(node, dom.Not):
+            out |= self.referenced(model, node.child, depth)
+        elif isinstance(node, dom.Leaf):
+            current = model
+            for name in node.path.split("."):
+                out.add((current._name, name))
+                f = current._fields.get(name)
+                comodel_name = getattr(f, "comodel", None)
+                if comodel_name is None:
+                    break
+                current = self.registry[comodel_name]
+                if isinstance(f, One2many):
+                    out.add((current._name, f.inverse_name))
+                rules = self.policy.rule_domain(current._name, "read")
+                out |= self.referenced(current, rules, depth + 1)
+            if node.operator == "child_of":
+                out.add((current._name, current._parent_name))
+        return out
+
     # -- leaves -----------------------------------------------------------------------------------
 
     def _field(self, model: type[Model], name: str) -> Field:
@@ -151,8 +180,11 @@ class DomainCompiler:
             return sa.or_(*parts) if parts else sa.false()
         parts = []
         if checked:
-            parts.append(sa.and_(col.is_not(None), col.in_(checked) if len(checked) > 1
-                                 else col == checked[0]))
+            parts.append(
+                sa.and_(
+                    col.is_not(None), col.in_(checked) if len(checked) > 1 else col == checked[0]
+                )
+            )
         if empty:
             parts.append(col.is_(None))
         return sa.or_(*parts) if parts else sa.false()
@@ -177,9 +209,7 @@ class DomainCompiler:
         table = model._table
         tree = sa.select(table.c.id).where(table.c.id.in_(ids)).cte("tree", recursive=True)
         child = table.alias("child")
-        tree = tree.union(
-            sa.select(child.c.id).where(child.c[model._parent_name] == tree.c.id)
-        )
+        tree = tree.union(sa.select(child.c.id).where(child.c[model._parent_name] == tree.c.id))
         return sa.select(tree.c.id).where(
             tree.c.id.in_(sa.select(table.c.id).where(self.readable(model, depth)))
         )
@@ -209,7 +239,7 @@ class DomainCompiler:
             if ids is not None:
                 cond = sa.and_(cond, co.c.id.in_(ids))
             return sa.select(inverse).where(cond)
-        assert isinstance(f, Many2many)  # noqa: S101 - _X2many has exactly two subclasses
+        assert isinstance(f, Many2many)
         rel = self.registry.relations[f.relation]
         cond = rel.c[f.column2].in_(sa.select(co.c.id).where(readable))
         if ids is not None:
@@ -222,9 +252,7 @@ class DomainCompiler:
             return _guarded_in(model._table.c[f.name], sub)
         if isinstance(f, One2many):
             co = self.registry[f.comodel]._table
-            return model._table.c.id.in_(
-                sa.select(co.c[f.inverse_name]).where(co.c.id.in_(sub))
-            )
+            return model._table.c.id.in_(sa.select(co.c[f.inverse_name]).where(co.c.id.in_(sub)))
         if isinstance(f, Many2many):
             rel = self.registry.relations[f.relation]
             return model._table.c.id.in_(

@@ -77,8 +77,12 @@ def _on_sqlite_connect(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
 
 def _on_sqlite_begin(conn: sa.Connection) -> None:
     # IMMEDIATE takes the write lock up front: two transactions that read then write can
-    # never deadlock, and the audit chain's head is read under the lock.
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    # never deadlock, and the audit chain's head is read under the lock. Transactions that
+    # promise to only read start deferred, so readers do not queue behind writers.
+    if conn.get_execution_options().get("bastion_readonly"):
+        conn.exec_driver_sql("BEGIN")
+    else:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def sqlite_engine(path: Path) -> sa.Engine:
@@ -125,7 +129,7 @@ def postgres_create_database(server_url: str, database: str) -> None:
         with engine.connect() as conn:
             # the name is checked against TENANT_NAME above; identifiers cannot be bound
             conn.exec_driver_sql(
-                f'CREATE DATABASE "{name}" TEMPLATE template0 ENCODING \'UTF8\' '
+                f"CREATE DATABASE \"{name}\" TEMPLATE template0 ENCODING 'UTF8' "
                 "LC_COLLATE 'C.UTF-8' LC_CTYPE 'C.UTF-8'"
             )
     finally:

@@ -18,8 +18,19 @@ from bastion.errors import ValidationError
 
 OPERATORS = frozenset(
     {
-        "=", "!=", "<", ">", "<=", ">=", "in", "not in",
-        "like", "ilike", "=like", "=ilike", "child_of",
+        "=",
+        "!=",
+        "<",
+        ">",
+        "<=",
+        ">=",
+        "in",
+        "not in",
+        "like",
+        "ilike",
+        "=like",
+        "=ilike",
+        "child_of",
     }
 )
 PATH = re.compile(r"[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*){0,7}")

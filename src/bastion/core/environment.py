@@ -103,8 +103,11 @@ class Environment:
         """An environment that bypasses access checks, for `reason` (audited)."""
         if not isinstance(reason, str) or not reason.strip():
             raise ValidationError("Elevating access needs a reason.")
-        self.emit(AuditEvent("elevate", self.tx.tenant_name, self.now(), self.uid,
-                             reason=reason.strip()[:500]))
+        self.emit(
+            AuditEvent(
+                "elevate", self.tx.tenant_name, self.now(), self.uid, reason=reason.strip()[:500]
+            )
+        )
         env = Environment(
             self.tx,
             self.user,
@@ -130,7 +133,11 @@ class Environment:
     def _denied(self, model: str, operation: str, message: str) -> None:
         self.tx.denials.append(
             AuditEvent(
-                "deny", self.tx.tenant_name, self.now(), self.uid, model=model,
+                "deny",
+                self.tx.tenant_name,
+                self.now(),
+                self.uid,
+                model=model,
                 reason=f"{operation}: {message}",
             )
         )

@@ -54,9 +54,8 @@ class Field:
         groups: str | None = None,
         pii: bool = False,
         tracked: bool = True,
-        encrypted: bool = False,
         default: Any = None,
-        help: str | None = None,  # noqa: A002 - Odoo's option name
+        help: str | None = None,
     ) -> None:
         self.string = string
         self.required = required
@@ -67,13 +66,12 @@ class Field:
         )
         self.pii = pii
         self.tracked = tracked
-        self.encrypted = encrypted
         self.default = default
         self.help = help
 
-    def __set_name__(self, owner: type, name: str) -> None:
+    def __set_name__(self, owner: object, name: str) -> None:
         self.name = name
-        self.model_name = getattr(owner, "_name", None) or getattr(owner, "_inherit", "")
+        self.model_name = str(getattr(owner, "_name", "") or getattr(owner, "_inherit", ""))
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {getattr(self, 'model_name', '?')}.{self.name}>"
@@ -85,7 +83,7 @@ class Field:
     @property
     def sensitive(self) -> bool:
         """Values never written to logs or the audit trail in clear."""
-        return self.pii or self.encrypted
+        return self.pii
 
     def sa_type(self) -> sa.types.TypeEngine[Any]:
         raise TypeError(f"{type(self).__name__} has no column")

@@ -59,10 +59,14 @@ def _install_one(env: Environment, module: Module) -> None:
     for group in module.groups:
         if group.implied:
             implied = [ref(env, x) for x in group.implied]
-            env["res.groups"].write([ref(env, group.xmlid)], {"implied_ids": [(4, i) for i in implied]})
+            env["res.groups"].write(
+                [ref(env, group.xmlid)], {"implied_ids": [(4, i) for i in implied]}
+            )
     for access in module.access:
         if access.model not in env.registry:
-            raise ConfigError(f"Module '{module.name}' grants access to unknown model '{access.model}'.")
+            raise ConfigError(
+                f"Module '{module.name}' grants access to unknown model '{access.model}'."
+            )
         env["ir.model.access"].create(
             {
                 "name": f"{access.model} / {access.group or 'everyone'}",
@@ -96,8 +100,11 @@ def _install_one(env: Environment, module: Module) -> None:
                 {
                     "name": f"{name} multi-company",
                     "model": name,
-                    "domain": ["|", ["company_id", "=", False],
-                               ["company_id", "in", {"ref": "company_ids"}]],
+                    "domain": [
+                        "|",
+                        ["company_id", "=", False],
+                        ["company_id", "in", {"ref": "company_ids"}],
+                    ],
                 }
             )
             set_xmlid(env, f"{module.name}.{name.replace('.', '_')}_company_rule", "ir.rule", rid)

@@ -88,7 +88,9 @@ class Model:
     def search_count(self, domain: Domain = (), limit: int | None = None) -> int:
         return orm_read.search_count(self, domain, limit=limit)
 
-    def read(self, ids: Sequence[int] | int, fields: Sequence[str] | None = None) -> list[dict[str, Any]]:
+    def read(
+        self, ids: Sequence[int] | int, fields: Sequence[str] | None = None
+    ) -> list[dict[str, Any]]:
         return orm_read.read(self, ids, fields)
 
     def search_read(
@@ -99,9 +101,7 @@ class Model:
         limit: int | None = None,
         order: str | None = None,
     ) -> list[dict[str, Any]]:
-        return orm_read.search_read(
-            self, domain, fields, offset=offset, limit=limit, order=order
-        )
+        return orm_read.search_read(self, domain, fields, offset=offset, limit=limit, order=order)
 
     def name_search(
         self,
@@ -127,9 +127,7 @@ class Model:
     @overload
     def create(self, vals_list: Sequence[Mapping[str, Any]]) -> list[int]: ...
 
-    def create(
-        self, vals_list: Mapping[str, Any] | Sequence[Mapping[str, Any]]
-    ) -> int | list[int]:
+    def create(self, vals_list: Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> int | list[int]:
         if isinstance(vals_list, Mapping):
             return orm_write.create(self, [vals_list])[0]
         return orm_write.create(self, vals_list)

@@ -26,7 +26,9 @@ class Ref:
 
     def __post_init__(self) -> None:
         if self.name not in REF_NAMES:
-            raise ValueError(f"unknown rule reference {self.name!r}; use one of {sorted(REF_NAMES)}")
+            raise ValueError(
+                f"unknown rule reference {self.name!r}; use one of {sorted(REF_NAMES)}"
+            )
 
     def to_json(self) -> dict[str, str]:
         return {"ref": self.name}

@@ -29,7 +29,9 @@ def parse_order(model: type[Model], order: str | None, policy: AccessPolicy) -> 
     for part in text.split(","):
         match = TERM.fullmatch(part)
         if match is None:
-            raise ValidationError(f"Invalid order term {part.strip()[:60]!r}: use 'field [asc|desc]'.")
+            raise ValidationError(
+                f"Invalid order term {part.strip()[:60]!r}: use 'field [asc|desc]'."
+            )
         name, direction = match.group(1), (match.group(2) or "asc").lower()
         f = model._fields.get(name)
         if f is None:
@@ -47,4 +49,3 @@ def parse_order(model: type[Model], order: str | None, policy: AccessPolicy) -> 
     if "id" not in seen:
         terms.append(model._table.c.id.asc())
     return terms
-

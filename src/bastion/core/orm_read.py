@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from bastion.core.idlist import id_in
+
 from bastion.core import domain as dom
 from bastion.core.fields import Field
 from bastion.core.order import parse_order
@@ -129,7 +131,9 @@ def readable_fields(model: Model, fields: Sequence[str] | None) -> list[Field | 
     return out
 
 
-def read(model: Model, ids: Sequence[int] | int, fields: Sequence[str] | None) -> list[dict[str, Any]]:
+def read(
+    model: Model, ids: Sequence[int] | int, fields: Sequence[str] | None
+) -> list[dict[str, Any]]:
     wanted = check_ids(ids)
     env = model.env
     env.policy.check_model(model._name, "read")
@@ -137,7 +141,7 @@ def read(model: Model, ids: Sequence[int] | int, fields: Sequence[str] | None) -
     rows: dict[int, dict[str, Any]] = {}
     rule = env.compiler.where(type(model), env.policy.rule_domain(model._name, "read"))
     for part in chunks(wanted):
-        cond = sa.and_(model._table.c.id.in_(part), rule)
+        cond = sa.and_(id_in(env.conn, model._table.c.id, part), rule)
         for record in fetch(model, cond, chosen, None):
             rows[record["id"]] = record
     if len(rows) < len(wanted):
@@ -150,7 +154,11 @@ def raise_missing_or_denied(model: Model, absent: Sequence[int], operation: str)
     table = model._table
     existing: set[int] = set()
     for part in chunks(list(absent)):
-        existing.update(model.env.conn.execute(sa.select(table.c.id).where(table.c.id.in_(part))).scalars())
+        existing.update(
+            model.env.conn.execute(
+                sa.select(table.c.id).where(id_in(model.env.conn, table.c.id, part))
+            ).scalars()
+        )
     if existing:
         label = model._description or model._name
         raise model.env.policy.deny(
@@ -160,9 +168,7 @@ def raise_missing_or_denied(model: Model, absent: Sequence[int], operation: str)
             "a record rule restricts them.",
         )
     shown = ", ".join(str(i) for i in list(absent)[:10])
-    raise MissingError(
-        f"Record does not exist or has been deleted: {model._name}({shown})."
-    )
+    raise MissingError(f"Record does not exist or has been deleted: {model._name}({shown}).")
 
 
 def search_read(
@@ -217,7 +223,9 @@ def fetch(
     return records
 
 
-def display_names(model: type[Model] | Model, env: Any, ids: Iterable[int]) -> dict[int, str | None]:
+def display_names(
+    model: type[Model] | Model, env: Any, ids: Iterable[int]
+) -> dict[int, str | None]:
     """Names of the given records of `model` that `env`'s user may read."""
     cls = model if isinstance(model, type) else type(model)
     wanted = sorted(set(ids))
@@ -231,7 +239,9 @@ def display_names(model: type[Model] | Model, env: Any, ids: Iterable[int]) -> d
         env.policy.check_field(cls._fields[rec], "read")
     for part in chunks(wanted):
         cols = [table.c.id, table.c[rec]] if rec else [table.c.id]
-        for row in env.conn.execute(sa.select(*cols).where(table.c.id.in_(part), rule)):
+        for row in env.conn.execute(
+            sa.select(*cols).where(id_in(env.conn, table.c.id, part), rule)
+        ):
             out[row[0]] = row[1] if rec else f"{cls._name},{row[0]}"
     return out
 
@@ -239,12 +249,12 @@ def display_names(model: type[Model] | Model, env: Any, ids: Iterable[int]) -> d
 def _fill_many2one(model: Model, f: Many2one, records: list[dict[str, Any]]) -> None:
     comodel = model.env.registry[f.comodel]
     ids = {r[f.name] for r in records if r[f.name] is not None}
-    names = display_names(comodel, model.env, ids)
+    pairs = {i: (i, n) for i, n in display_names(comodel, model.env, ids).items()}
     name = f.name
     for r in records:
         value = r[name]
         if value is not None:
-            r[name] = (value, names.get(value))
+            r[name] = pairs.get(value) or (value, None)
 
 
 def _fill_display_name(model: Model, records: list[dict[str, Any]]) -> None:
@@ -264,14 +274,16 @@ def _fill_x2many(model: Model, f: One2many | Many2many, records: list[dict[str, 
         for part in chunks(list(links)):
             if isinstance(f, One2many):
                 key = co.c[f.inverse_name]
-                query = sa.select(key, co.c.id).where(key.in_(part), rule).order_by(*terms)
+                query = (
+                    sa.select(key, co.c.id).where(id_in(env.conn, key, part), rule).order_by(*terms)
+                )
             else:
                 rel = env.registry.relations[f.relation]
                 key = rel.c[f.column1]
                 query = (
                     sa.select(key, co.c.id)
                     .join(co, co.c.id == rel.c[f.column2])
-                    .where(key.in_(part), rule)
+                    .where(id_in(env.conn, key, part), rule)
                     .order_by(*terms)
                 )
             for parent, child in env.conn.execute(query):
@@ -338,7 +350,7 @@ def ensure_readable(model: Model, ids: Sequence[int], operation: str) -> None:
     for part in chunks(list(ids)):
         found.update(
             env.conn.execute(
-                sa.select(model._table.c.id).where(model._table.c.id.in_(part), rule)
+                sa.select(model._table.c.id).where(id_in(env.conn, model._table.c.id, part), rule)
             ).scalars()
         )
     if len(found) < len(set(ids)):

@@ -8,13 +8,16 @@ after it, so a user can neither touch nor move a record outside what their rules
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from bastion.core import commands, domain as dom
+from bastion.core.idlist import id_in
+
+from bastion.core import commands
+from bastion.core import domain as dom
 from bastion.core.attachments import drop_binaries, store_binary
 from bastion.core.events import AuditEvent
 from bastion.core.fields import MAGIC_FIELDS
@@ -89,10 +92,18 @@ def _check_targets(model: Model, rows: Sequence[Mapping[str, Any]]) -> None:
             ensure_readable(comodel, targets, "read")
 
 
-def _check_rules_after(model: Model, ids: Sequence[int], operation: str) -> None:
+def _check_rules_after(
+    model: Model, ids: Sequence[int], operation: str, written: Collection[str] | None = None
+) -> None:
+    """Re-check rules after a change; skipped when no written field can affect them."""
     env = model.env
-    if env.is_elevated or env.policy.rule_domain(model._name, operation) == dom.TRUE:
+    node = env.policy.rule_domain(model._name, operation)
+    if env.is_elevated or node == dom.TRUE:
         return
+    if written is not None:
+        depends = env.compiler.referenced(type(model), node)
+        if not any((model._name, name) in depends for name in written):
+            return
     ensure_readable(model, ids, operation)
 
 
@@ -107,7 +118,9 @@ def create(model: Model, vals_list: Any, *, internal: bool = False) -> list[int]
     if not internal:
         env.policy.check_model(model._name, "create")
     if not isinstance(vals_list, list | tuple) or len(vals_list) > MAX_CREATE:
-        raise ValidationError(f"create takes a mapping of values or a list of at most {MAX_CREATE}.")
+        raise ValidationError(
+            f"create takes a mapping of values or a list of at most {MAX_CREATE}."
+        )
     if not vals_list:
         return []
     now = env.now().replace(tzinfo=None, microsecond=0)
@@ -173,23 +186,36 @@ def write(model: Model, ids: Any, vals: Any, *, internal: bool = False) -> None:
     old: dict[int, tuple[Any, ...]] = {}
     for part in chunks(wanted):
         query = sa.select(table.c.id, *(table.c[n] for n in names)).where(
-            table.c.id.in_(part), rule
+            id_in(env.conn, table.c.id, part), rule
         )
         for row in env.conn.execute(query):
             old[row[0]] = tuple(row[1:])
     if len(old) < len(wanted):
         raise_missing_or_denied(model, [i for i in wanted if i not in old], "write")
     if stored:
-        values = dict(stored, write_uid=env.uid, write_date=env.now().replace(tzinfo=None, microsecond=0))
+        values = dict(
+            stored, write_uid=env.uid, write_date=env.now().replace(tzinfo=None, microsecond=0)
+        )
         for part in chunks(wanted):
-            env.conn.execute(sa.update(table).where(table.c.id.in_(part)).values(values))
+            env.conn.execute(
+                sa.update(table).where(id_in(env.conn, table.c.id, part)).values(values)
+            )
     changes: dict[str, Any] = {}
+    # converted once per field, not once per record: large writes stay cheap to audit
+    afters = [stored[name] for name in names]
+    shown = [_audit_value(model, name, stored[name]) for name in names]
+    simple = [not _needs_conversion(model, name) for name in names]
+    columns = list(enumerate(names))
     for rid in wanted:
         entry: dict[str, Any] = {}
-        for name, before in zip(names, old[rid], strict=True):
-            after = stored[name]
-            if before != after:
-                entry[name] = [_audit_value(model, name, before), _audit_value(model, name, after)]
+        row = old[rid]
+        for i, name in columns:
+            before = row[i]
+            if before != afters[i]:
+                entry[name] = [
+                    before if simple[i] else _audit_value(model, name, before),
+                    shown[i],
+                ]
         for name, cmds in checked.x2many.items():
             entry[name] = commands.apply(model, model._fields[name], rid, cmds)
         for name, data in checked.binary.items():
@@ -198,7 +224,8 @@ def write(model: Model, ids: Any, vals: Any, *, internal: bool = False) -> None:
         if entry:
             changes[str(rid)] = entry
     if not elevated:
-        _check_rules_after(model, wanted, "write")
+        # x2many commands touch related records: always re-check after them
+        _check_rules_after(model, wanted, "write", None if checked.x2many else stored)
     model._after_change(wanted, frozenset((*stored, *checked.x2many, *checked.binary)), "write")
     if changes:
         _emit(model, "write", [int(k) for k in changes], changes)
@@ -230,7 +257,7 @@ def unlink(model: Model, ids: Any, *, internal: bool = False) -> None:
     snapshot: dict[int, dict[str, Any]] = {}
     for part in chunks(wanted):
         query = sa.select(table.c.id, *(table.c[f.name] for f in stored)).where(
-            table.c.id.in_(part), rule
+            id_in(env.conn, table.c.id, part), rule
         )
         for row in env.conn.execute(query):
             snapshot[row[0]] = {
@@ -244,7 +271,7 @@ def unlink(model: Model, ids: Any, *, internal: bool = False) -> None:
         for part in chunks(wanted):
             refs = list(
                 env.conn.execute(
-                    sa.select(ref_table.c.id).where(ref_table.c[f.name].in_(part))
+                    sa.select(ref_table.c.id).where(id_in(env.conn, ref_table.c[f.name], part))
                 ).scalars()
             )
             if not refs:
@@ -261,8 +288,21 @@ def unlink(model: Model, ids: Any, *, internal: bool = False) -> None:
                 unlink(env[referrer._name], refs, internal=True)
     for part in chunks(wanted):
         drop_binaries(env.conn, model._name, part)
-        env.conn.execute(sa.delete(table).where(table.c.id.in_(part)))
+        env.conn.execute(sa.delete(table).where(id_in(env.conn, table.c.id, part)))
     _emit(model, "unlink", wanted, {str(k): v for k, v in snapshot.items()})
+
+
+def _needs_conversion(model: Model, name: str) -> bool:
+    f = model._fields[name]
+    return not f.tracked or f.type not in (
+        "char",
+        "text",
+        "integer",
+        "float",
+        "boolean",
+        "selection",
+        "many2one",
+    )
 
 
 def _audit_value(model: Model, name: str, value: Any) -> Any:

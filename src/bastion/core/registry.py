@@ -37,7 +37,7 @@ def load_module(name: str) -> Module:
 
 
 def resolve_modules(names: Iterable[str], extra: Sequence[Module] = ()) -> list[Module]:
-    """The named modules and their dependencies, dependencies first."""
+    """The named modules, the `extra` ones, and their dependencies, dependencies first."""
     known = {m.name: m for m in extra}
     ordered: list[Module] = []
     state: dict[str, str] = {}
@@ -55,7 +55,7 @@ def resolve_modules(names: Iterable[str], extra: Sequence[Module] = ()) -> list[
         state[name] = "done"
         ordered.append(module)
 
-    for name in names:
+    for name in [*names, *(m.name for m in extra)]:
         visit(name, (name,))
     return ordered
 
@@ -124,7 +124,7 @@ class Registry:
         for name, parts in layers.items():
             bases = tuple(cls for _, cls in reversed(parts))
             attrs: dict[str, Any] = {"_name": name, "_module": parts[0][0]}
-            composed = type(name.replace(".", "_"), bases, attrs)
+            composed: type[Model] = type(name.replace(".", "_"), bases, attrs)
             fields = _magic_fields()
             for klass in reversed(composed.__mro__):
                 for attr, value in vars(klass).items():
@@ -170,12 +170,17 @@ class Registry:
             f.relation,
             self.metadata,
             sa.Column(
-                f.column1, sa.Integer(), sa.ForeignKey(f"{left}.id", ondelete="CASCADE"),
+                f.column1,
+                sa.Integer(),
+                sa.ForeignKey(f"{left}.id", ondelete="CASCADE"),
                 primary_key=True,
             ),
             sa.Column(
-                f.column2, sa.Integer(), sa.ForeignKey(f"{right}.id", ondelete="CASCADE"),
-                primary_key=True, index=True,
+                f.column2,
+                sa.Integer(),
+                sa.ForeignKey(f"{right}.id", ondelete="CASCADE"),
+                primary_key=True,
+                index=True,
             ),
         )
 
@@ -183,8 +188,13 @@ class Registry:
         """Every many2one, anywhere, that points at `model_name`."""
         for model in self.models.values():
             for f in model._fields.values():
-                if isinstance(f, Many2one) and f.comodel == model_name and f.name not in (
-                    "create_uid",
-                    "write_uid",
+                if (
+                    isinstance(f, Many2one)
+                    and f.comodel == model_name
+                    and f.name
+                    not in (
+                        "create_uid",
+                        "write_uid",
+                    )
                 ):
                     yield model, f

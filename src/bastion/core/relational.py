@@ -1,4 +1,4 @@
-"""Relational fields (many2one, one2many, many2many) and the non-column fields (binary, password)."""
+"""Relational fields (many2one, one2many, many2many) and non-column ones (binary, password)."""
 
 from __future__ import annotations
 

@@ -92,11 +92,14 @@ class Tenant:
         return f"<Tenant {self.name} {self.engine.dialect.name}>"
 
     @contextlib.contextmanager
-    def transaction(self) -> Iterator[Transaction]:
+    def transaction(self, *, readonly: bool = False) -> Iterator[Transaction]:
+        """A transaction; `readonly` lets SQLite readers run beside a writer (WAL)."""
         denials: list[AuditEvent] = []
         head: ChainHead | None = None
         try:
             with self.engine.connect() as conn:
+                if readonly:
+                    conn = conn.execution_options(bastion_readonly=True)
                 tx = Transaction(self, conn)
                 conn.begin()
                 try:
@@ -129,9 +132,10 @@ class Tenant:
         *,
         company_ids: tuple[int, ...] | None = None,
         context: Mapping[str, Any] | None = None,
+        readonly: bool = False,
     ) -> Iterator[Environment]:
         """A transaction and an environment for `uid` in it; commits when the block ends."""
-        with self.transaction() as tx:
+        with self.transaction(readonly=readonly) as tx:
             yield tx.env(uid, company_ids=company_ids, context=context)
 
     @contextlib.contextmanager

@@ -134,4 +134,4 @@ def test_format_at_is_utc_with_microseconds() -> None:
 
 def test_format_at_refuses_naive_datetimes() -> None:
     with pytest.raises(ValueError):
-        format_at(datetime(2024, 5, 1))  # noqa: DTZ001
+        format_at(datetime(2024, 5, 1))

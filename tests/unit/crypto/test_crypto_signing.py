@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import base64
+from typing import Any
 
 import pytest
 
@@ -46,8 +47,8 @@ def test_signature_verifies_for_the_same_data_and_purpose() -> None:
     signer = Signer([KEY_A], purpose="reset")
     signature = signer.sign(b"user:7")
     assert len(signature) == 43
-    assert signer.verify(b"user:7", signature) is None
-    assert Signer([KEY_A], purpose="reset").verify(b"user:7", signature) is None
+    signer.verify(b"user:7", signature)
+    Signer([KEY_A], purpose="reset").verify(b"user:7", signature)
 
 
 def test_signature_is_rejected_for_tampered_data() -> None:
@@ -95,7 +96,7 @@ def test_malformed_signature_is_rejected(signature: str) -> None:
 
 
 @pytest.mark.parametrize("keys", [[], [b"short"], [KEY_A, b"x" * 31], KEY_A])
-def test_weak_or_missing_keys_are_refused(keys: list[bytes] | bytes) -> None:
+def test_weak_or_missing_keys_are_refused(keys: Any) -> None:
     with pytest.raises(ConfigError):
         Signer(keys, purpose="p")
 

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+from bastion.apps.base import data, demo
 from bastion.apps.base.models import (
-    Company, Groups, ModelAccess, ModelData, ModuleRecord, Partner, Rule, Users,
+    Company,
+    Groups,
+    ModelAccess,
+    ModelData,
+    ModuleRecord,
+    Partner,
+    Rule,
+    Users,
 )
-from bastion.apps.base import data
-from bastion.core.module import Access, GroupDef, Module, Ref, Rule as RuleDef
+from bastion.core.module import Access, GroupDef, Module, Ref
+from bastion.core.module import Rule as RuleDef
 
 USER = "base.group_user"
 SYSTEM = "base.group_system"
@@ -17,6 +25,7 @@ MODULE = Module(
     name="base",
     summary="Companies, contacts, users, groups and access control.",
     data=data.load,
+    demo=demo.load,
     models=(Company, Partner, Groups, Users, ModelAccess, Rule, ModelData, ModuleRecord),
     groups=(
         GroupDef(USER, "Internal user", comment="Every employee who signs in."),
@@ -33,7 +42,5 @@ MODULE = Module(
         Access("res.groups", SYSTEM, read=True, write=True, create=True, unlink=True),
         *(Access(m, SYSTEM, read=True, write=True, create=True, unlink=True) for m in _ADMIN_ONLY),
     ),
-    rules=(
-        RuleDef("base.res_company_rule", "res.company", [("id", "in", Ref("company_ids"))]),
-    ),
+    rules=(RuleDef("base.res_company_rule", "res.company", [("id", "in", Ref("company_ids"))]),),
 )

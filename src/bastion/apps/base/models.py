@@ -69,9 +69,7 @@ class Users(Model):
     company_ids = relational.Many2many(
         "res.company", "res_company_users_rel", "user_id", "cid", "Companies"
     )
-    groups_id = relational.Many2many(
-        "res.groups", "res_groups_users_rel", "uid", "gid", "Groups"
-    )
+    groups_id = relational.Many2many("res.groups", "res_groups_users_rel", "uid", "gid", "Groups")
 
 
 class ModelAccess(Model):

@@ -1,0 +1,1 @@
+"""Operator commands (Typer + Rich): `bastion init`, `serve`, `users`, `audit`, `shell`, ..."""

@@ -1,0 +1,1 @@
+"""The ASGI edge: the app factory, pure-ASGI middleware, pages and error mapping."""

@@ -1,0 +1,82 @@
+"""Cutting the newest entries, moving the head row or forging the checkpoint is named."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+from bastion.audit.checkpoint import Checkpoint, write_checkpoint
+from bastion.audit.trail import CHECKPOINT_PURPOSE
+from bastion.crypto.signing import Signer
+
+if TYPE_CHECKING:
+    from conftest import World
+
+
+def test_truncated_tail_with_fixed_head_is_named(world: World) -> None:
+    world.tamper(
+        "DELETE FROM audit_log WHERE seq > 7",
+        f"UPDATE audit_head SET seq = 7, hash = '{world.row(7).hash}'",
+    )
+    report = world.expect("truncated", 8)
+    assert report.problem == "Entries after 7 were removed: the signed checkpoint names entry 10."
+
+
+def test_emptied_log_is_named(world: World) -> None:
+    world.tamper("DELETE FROM audit_log", f"UPDATE audit_head SET seq = 0, hash = '{'0' * 64}'")
+    report = world.expect("truncated", 1)
+    assert report.problem == "All entries were removed: the signed checkpoint names entry 10."
+
+
+def test_truncated_tail_without_fixed_head_is_named(world: World) -> None:
+    world.tamper("DELETE FROM audit_log WHERE seq > 7")
+    world.expect("head", 8)
+
+
+def test_head_row_pointing_elsewhere_is_named(world: World) -> None:
+    world.tamper(f"UPDATE audit_head SET hash = '{'0' * 64}'")
+    world.expect("head", 10)
+
+
+def test_missing_head_row_is_named(world: World) -> None:
+    world.tamper("DELETE FROM audit_head")
+    world.expect("head", None)
+
+
+def test_rewritten_chain_under_the_checkpoint_is_named(world: World) -> None:
+    # Cut to 7, then let the application append three new entries at 8, 9 and 10.
+    world.tamper(
+        "DELETE FROM audit_log WHERE seq > 7",
+        f"UPDATE audit_head SET seq = 7, hash = '{world.row(7).hash}'",
+    )
+    world.append(world.event(80), world.event(90), world.event(100))
+    world.expect("rewritten", 10)
+
+
+def test_forged_checkpoint_is_named(world: World) -> None:
+    attacker = Signer([b"attacker key, 32 bytes long!!!!!"], purpose=CHECKPOINT_PURPOSE)
+    write_checkpoint(world.checkpoint, Checkpoint(world.tenant, 10, world.row(10).hash), attacker)
+    assert "does not verify" in (world.expect("forged", None).problem or "")
+
+
+def test_hand_edited_checkpoint_is_named(world: World) -> None:
+    data = json.loads(world.checkpoint.read_text()) | {"seq": 3}
+    world.checkpoint.write_text(json.dumps(data))
+    world.expect("forged", None)
+
+
+def test_another_tenants_checkpoint_is_named(world: World) -> None:
+    write_checkpoint(world.checkpoint, Checkpoint("other", 10, world.row(10).hash), world.signer)
+    world.expect("forged", None)
+
+
+def test_missing_checkpoint_is_named(world: World) -> None:
+    world.checkpoint.unlink()
+    world.expect("no_checkpoint", None)
+
+
+def test_reset_checkpoint_accepts_the_current_chain(world: World) -> None:
+    world.checkpoint.unlink()
+    with world.engine.begin() as conn:
+        assert world.trail.reset_checkpoint(conn).seq == 10
+    assert world.verify().ok
