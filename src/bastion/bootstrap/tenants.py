@@ -71,12 +71,16 @@ def read_info(settings: Settings, name: str) -> TenantInfo:
 
 
 def list_tenants(settings: Settings) -> list[TenantInfo]:
+    """The tenants whose description reads; a damaged one does not hide the others."""
     if not settings.tenants_dir.is_dir():
         return []
     found = []
     for child in sorted(settings.tenants_dir.iterdir()):
         if (child / MANIFEST).is_file():
-            found.append(read_info(settings, child.name))
+            try:
+                found.append(read_info(settings, child.name))
+            except TenantError:
+                continue
     return found
 
 
@@ -88,7 +92,11 @@ def audit_trail(settings: Settings, name: str) -> AuditTrail:
 
 def _engine(settings: Settings, info: TenantInfo) -> sa.Engine:
     if info.backend == "sqlite":
-        return sqlite_engine(tenant_dir(settings, info.name) / "db.sqlite3")
+        path = tenant_dir(settings, info.name) / "db.sqlite3"
+        if not path.is_file():
+            # connecting would silently create an empty database in its place
+            raise TenantError(f"The database file of tenant '{info.name}' ({path}) is missing.")
+        return sqlite_engine(path)
     if settings.database_url is None:
         raise ConfigError(
             f"Tenant '{info.name}' lives in PostgreSQL: set BASTION_DATABASE_URL to reach it."
@@ -119,6 +127,7 @@ def create_tenant(
     if (directory / MANIFEST).exists():
         raise TenantError(f"Tenant '{name}' already exists.")
     backend = "postgresql" if settings.database_url else "sqlite"
+    registry = Registry.for_modules(modules, extra)  # a bad module name fails before any change
     if settings.database_url is not None:
         if postgres_database_exists(settings.database_url, name):
             raise TenantError(f"A PostgreSQL database named '{name}' already exists.")
@@ -126,7 +135,9 @@ def create_tenant(
     _private_dir(settings.data_dir)
     _private_dir(settings.tenants_dir)
     _private_dir(directory)
-    registry = Registry.for_modules(modules, extra)
+    if backend == "sqlite":
+        # SQLite gives the -wal and -shm files the permissions of the database file
+        (directory / "db.sqlite3").touch(mode=0o600)
     info = TenantInfo(name, backend, tuple(m.name for m in registry.modules))
     tenant = Tenant(name, _engine(settings, info), registry, audit_trail(settings, name), clock)
     try:

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from bastion.audit.trail import AuditTrail
-from bastion.audit.verify import VerifyReport, verify_chain
+from bastion.audit.verify import VerifyReport
 from bastion.bootstrap.tenants import audit_trail
 from bastion.cli import output
 from bastion.cli.common import opened, settings
-from bastion.crypto.signing import Signer
 
 app = typer.Typer(help="Check the tamper-evident audit trail.", no_args_is_help=True)
 
@@ -22,14 +19,13 @@ def verify(name: Annotated[str, typer.Argument(help="Tenant name.")]) -> None:
     """Verify every entry, the head row and the checkpoint; exit 1 if anything was tampered with."""
     config = settings()
     trail = audit_trail(config, name)
-    signer, checkpoint = _verify_args(trail)
     with opened(config, name) as tenant:
         conn = tenant.engine.connect()
         if conn.dialect.name == "postgresql":
             # One snapshot for the whole walk while the server keeps appending.
             conn = conn.execution_options(isolation_level="REPEATABLE READ")
         with conn, conn.begin():
-            report = verify_chain(conn, name, signer, checkpoint)
+            report = trail.verify(conn)
     _print(name, report)
 
 
@@ -43,9 +39,3 @@ def _print(name: str, report: VerifyReport) -> None:
         return
     output.error(f"The audit trail of tenant '{name}' is broken. {report.problem}")
     raise typer.Exit(1)
-
-
-def _verify_args(trail: AuditTrail) -> tuple[Signer, Path]:
-    # AuditTrail keeps its signer and checkpoint path private; until it offers public
-    # accessors (or a `verify(conn)` method), read them here and nowhere else.
-    return trail._signer, trail._checkpoint_path

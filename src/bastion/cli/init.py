@@ -14,11 +14,11 @@ from bastion.bootstrap.tenants import (
     drop_tenant,
     tenant_dir,
 )
-from bastion.bootstrap.users import add_user, all_group_xmlids
+from bastion.bootstrap.users import add_user, all_group_xmlids, check_password
 from bastion.cli import output
 from bastion.cli.common import base_url, settings
 from bastion.cli.demo import credentials_path, demo_logins, write_credentials
-from bastion.cli.passwords import password_for
+from bastion.cli.passwords import password_for, read_password_file
 from bastion.core.database import check_tenant_name
 from bastion.core.module import DemoOptions
 from bastion.core.registry import resolve_modules
@@ -59,7 +59,7 @@ def init(
     logins = demo_logins() if demo else ()
     if admin_login in logins:
         raise ValidationError(f"'{admin_login}' is a demo login: choose another admin login.")
-    demo_passwords = {login: password_for(login, demo_password_file) for login in logins}
+    demo_passwords = _demo_passwords(logins, demo_password_file)
 
     # Resolve the modules before anything is created: a typo must not leave a database behind.
     resolve_modules(modules or DEFAULT_MODULES)
@@ -93,26 +93,40 @@ def init(
         output.say(f"Demo credentials saved (owner-only) in {path}.")
         if not logins:
             output.warn("This version has no demo users yet: only the administrator can sign in.")
-    _show_admin(name, url, admin_login, admin_password if admin_generated else None)
+    _show_admin(name, url, admin_login, admin_password if admin_generated else None, demo)
     if any(generated for _, generated in demo_passwords.values()):
         output.table(
-            "Demo users (passwords shown once)",
+            "Demo users",
             ("Login", "Password"),
             [(login, pw) for login, (pw, _) in demo_passwords.items()],
         )
     elif logins:
-        output.say(f"Demo logins: {', '.join(logins)} (password from {demo_password_file}).")
+        source = "standard input" if str(demo_password_file) == "-" else demo_password_file
+        output.say(f"Demo logins: {', '.join(logins)} (password from {source}).")
 
 
-def _show_admin(name: str, url: str, login: str, password: str | None) -> None:
+def _demo_passwords(logins: tuple[str, ...], path: Path | None) -> dict[str, tuple[str, bool]]:
+    """(password, generated) per demo login: one from `path` for all, or one generated each."""
+    if path is None:
+        return {login: password_for(login, None) for login in logins}
+    password = read_password_file(path)  # read once: `-` (stdin) has only one line for it
+    for login in logins:
+        check_password(password, login)
+    return {login: (password, False) for login in logins}
+
+
+def _show_admin(name: str, url: str, login: str, password: str | None, demo: bool) -> None:
     rows = [("Tenant", name), ("URL", url), ("Login", login)]
     if password is None:
-        output.secret_panel("Administrator", rows, "Password: the one in the password file.")
+        output.secret_panel("Administrator", rows, "The password is the one in the password file.")
         return
     rows.append(("Password", password))
-    output.secret_panel(
-        "Administrator", rows, "This password is shown once: store it in a password manager."
+    note = (
+        "Also in the demo credentials file above."
+        if demo
+        else "This password is shown once: store it in a password manager."
     )
+    output.secret_panel("Administrator", rows, note)
 
 
 def _report_existing(name: str, credentials: Path) -> None:

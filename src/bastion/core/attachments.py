@@ -7,7 +7,6 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 
 from bastion.core.idlist import id_in
-
 from bastion.crypto.digest import sha256_hex
 
 TABLE = "ir_attachment"

@@ -87,9 +87,9 @@ def _leaf(item: Any, position: int) -> Node:
         return TRUE if path == 1 else FALSE
     if not isinstance(path, str) or not PATH.fullmatch(path):
         raise ValidationError(f"Domain item {position} has an invalid field name {_short(path)}.")
-    if not isinstance(operator, str) or operator.lower() not in OPERATORS:
+    if not isinstance(operator, str) or operator not in OPERATORS:
+        # one spelling per operator (lowercase, as Odoo clients send them): nothing to normalise
         raise ValidationError(f"Domain item {position} has an unknown operator {_short(operator)}.")
-    operator = operator.lower()
     if isinstance(value, list | tuple):
         if operator not in ("in", "not in", "child_of"):
             raise ValidationError(

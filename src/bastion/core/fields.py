@@ -51,6 +51,7 @@ class Field:
         required: bool = False,
         readonly: bool = False,
         index: bool = False,
+        unique: bool = False,
         groups: str | None = None,
         pii: bool = False,
         tracked: bool = True,
@@ -60,7 +61,8 @@ class Field:
         self.string = string
         self.required = required
         self.readonly = readonly
-        self.index = index
+        self.index = index or unique
+        self.unique = unique
         self.groups: tuple[str, ...] = tuple(
             g.strip() for g in (groups or "").split(",") if g.strip()
         )
@@ -89,7 +91,9 @@ class Field:
         raise TypeError(f"{type(self).__name__} has no column")
 
     def column(self) -> sa.Column[Any]:
-        return sa.Column(self.name, self.sa_type(), nullable=True, index=self.index)
+        return sa.Column(
+            self.name, self.sa_type(), nullable=True, index=self.index, unique=self.unique or None
+        )
 
     def default_value(self, env: Environment) -> Any:
         if callable(self.default):

@@ -12,10 +12,9 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from bastion.core.idlist import id_in
-
 from bastion.core import domain as dom
 from bastion.core.fields import Field
+from bastion.core.idlist import id_in
 from bastion.core.order import parse_order
 from bastion.core.relational import Binary, Many2many, Many2one, One2many, Password
 from bastion.errors import AccessError, MissingError, ValidationError

@@ -7,20 +7,20 @@ after it, so a user can neither touch nor move a record outside what their rules
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-
-from bastion.core.idlist import id_in
 
 from bastion.core import commands
 from bastion.core import domain as dom
 from bastion.core.attachments import drop_binaries, store_binary
 from bastion.core.events import AuditEvent
 from bastion.core.fields import MAGIC_FIELDS
+from bastion.core.idlist import id_in
 from bastion.core.orm_read import check_ids, chunks, ensure_readable, raise_missing_or_denied
 from bastion.core.relational import Binary, Many2one, _X2many
 from bastion.errors import UserError, ValidationError
@@ -145,9 +145,10 @@ def create(model: Model, vals_list: Any, *, internal: bool = False) -> list[int]
     keys = sorted({k for r in rows for k in r})
     table = model._table
     params = [{k: r.get(k) for k in keys} for r in rows]
-    result = env.conn.execute(
-        sa.insert(table).returning(table.c.id, sort_by_parameter_order=True), params
-    )
+    with _unique_violation(model):
+        result = env.conn.execute(
+            sa.insert(table).returning(table.c.id, sort_by_parameter_order=True), params
+        )
     ids = [row[0] for row in result]
     changes: dict[str, Any] = {}
     for rid, row, checked in zip(ids, rows, extras, strict=True):
@@ -196,10 +197,11 @@ def write(model: Model, ids: Any, vals: Any, *, internal: bool = False) -> None:
         values = dict(
             stored, write_uid=env.uid, write_date=env.now().replace(tzinfo=None, microsecond=0)
         )
-        for part in chunks(wanted):
-            env.conn.execute(
-                sa.update(table).where(id_in(env.conn, table.c.id, part)).values(values)
-            )
+        with _unique_violation(model):
+            for part in chunks(wanted):
+                env.conn.execute(
+                    sa.update(table).where(id_in(env.conn, table.c.id, part)).values(values)
+                )
     changes: dict[str, Any] = {}
     # converted once per field, not once per record: large writes stay cheap to audit
     afters = [stored[name] for name in names]
@@ -208,9 +210,9 @@ def write(model: Model, ids: Any, vals: Any, *, internal: bool = False) -> None:
     columns = list(enumerate(names))
     for rid in wanted:
         entry: dict[str, Any] = {}
-        row = old[rid]
+        previous = old[rid]
         for i, name in columns:
-            before = row[i]
+            before = previous[i]
             if before != afters[i]:
                 entry[name] = [
                     before if simple[i] else _audit_value(model, name, before),
@@ -290,6 +292,19 @@ def unlink(model: Model, ids: Any, *, internal: bool = False) -> None:
         drop_binaries(env.conn, model._name, part)
         env.conn.execute(sa.delete(table).where(id_in(env.conn, table.c.id, part)))
     _emit(model, "unlink", wanted, {str(k): v for k, v in snapshot.items()})
+
+
+@contextlib.contextmanager
+def _unique_violation(model: Model) -> Iterator[None]:
+    """A unique field's value already taken: a clear 4xx-style error, not a driver error."""
+    try:
+        yield
+    except sa.exc.IntegrityError:
+        unique = ", ".join(n for n, f in model._fields.items() if getattr(f, "unique", False))
+        raise ValidationError(
+            f"Another '{model._name}' record already has this value"
+            + (f" for a unique field ({unique})." if unique else ".")
+        ) from None
 
 
 def _needs_conversion(model: Model, name: str) -> bool:

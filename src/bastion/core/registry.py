@@ -28,7 +28,9 @@ def load_module(name: str) -> Module:
         raise ConfigError(f"'{name}' is not a valid module name.")
     try:
         package = importlib.import_module(f"bastion.apps.{name}")
-    except ModuleNotFoundError:
+    except ModuleNotFoundError as exc:
+        if exc.name != f"bastion.apps.{name}":
+            raise  # the module exists but something it imports does not: a real bug
         raise ConfigError(f"There is no module named '{name}'.") from None
     manifest = getattr(package, "MODULE", None)
     if not isinstance(manifest, Module):

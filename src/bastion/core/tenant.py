@@ -97,9 +97,8 @@ class Tenant:
         denials: list[AuditEvent] = []
         head: ChainHead | None = None
         try:
-            with self.engine.connect() as conn:
-                if readonly:
-                    conn = conn.execution_options(bastion_readonly=True)
+            with self.engine.connect() as raw:
+                conn = raw.execution_options(bastion_readonly=True) if readonly else raw
                 tx = Transaction(self, conn)
                 conn.begin()
                 try:

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import TYPE_CHECKING
 
+import pytest
+
 from bastion.audit.checkpoint import Checkpoint, write_checkpoint
-from bastion.audit.trail import CHECKPOINT_PURPOSE
+from bastion.audit.trail import CHECKPOINT_PURPOSE, AuditTrail
 from bastion.crypto.signing import Signer
+from bastion.errors import IntegrityError
 
 if TYPE_CHECKING:
     from conftest import World
@@ -43,14 +47,27 @@ def test_missing_head_row_is_named(world: World) -> None:
     world.expect("head", None)
 
 
-def test_rewritten_chain_under_the_checkpoint_is_named(world: World) -> None:
-    # Cut to 7, then let the application append three new entries at 8, 9 and 10.
+def test_rewritten_chain_under_the_checkpoint_is_named(world: World, tmp_path: Path) -> None:
+    # Cut to 7, then chain three well-formed entries at 8, 9 and 10 with the audit code but
+    # without the checkpoint (the application itself refuses to append after a cut).
     world.tamper(
         "DELETE FROM audit_log WHERE seq > 7",
         f"UPDATE audit_head SET seq = 7, hash = '{world.row(7).hash}'",
     )
-    world.append(world.event(80), world.event(90), world.event(100))
+    forger = AuditTrail(world.tenant, world.signer, tmp_path / "elsewhere.checkpoint")
+    with world.engine.begin() as conn:
+        forger.append(conn, [world.event(80), world.event(90), world.event(100)])
     world.expect("rewritten", 10)
+
+
+def test_application_refuses_to_append_after_a_cut(world: World) -> None:
+    world.tamper(
+        "DELETE FROM audit_log WHERE seq > 7",
+        f"UPDATE audit_head SET seq = 7, hash = '{world.row(7).hash}'",
+    )
+    with pytest.raises(IntegrityError, match="entries were removed"):
+        world.append(world.event(80))
+    world.expect("truncated", 8)
 
 
 def test_forged_checkpoint_is_named(world: World) -> None:

@@ -164,7 +164,7 @@ class Everything(Model):
     moment = fields.Datetime()
     state = fields.Selection([("a", "A"), ("b", "B")])
     data = fields.Json()
-    blob = fields.Binary()
+    blob = relational.Binary()
     fixed = fields.Char(readonly=True)
     kind_id = relational.Many2one("test.kind", "Kind (set null)")
     kept_id = relational.Many2one("test.kind", "Kind (restrict)", ondelete="restrict")

@@ -60,7 +60,7 @@ class Users(Model):
     _order = "login, id"
 
     name = fields.Char(required=True)
-    login = fields.Char(required=True, index=True)
+    login = fields.Char(required=True, unique=True)
     password = relational.Password()
     email = fields.Char(pii=True)
     active = fields.Boolean(default=True)

@@ -79,7 +79,10 @@ def recompute_orders(env: Environment, order_ids: Iterable[int]) -> None:
     sums: dict[int, list[Decimal]] = {}
     for part in chunks(sorted(set(order_ids))):
         cols = [otable.c[n] for n in ("id", *ORDER_AMOUNTS)]
-        for row in env.conn.execute(sa.select(*cols).where(id_in(env.conn, otable.c.id, part))):
+        # lock the orders first (PostgreSQL): a concurrent transaction adding lines to the
+        # same order waits, then sums the lines this one committed; no total is lost
+        query = sa.select(*cols).where(id_in(env.conn, otable.c.id, part))
+        for row in env.conn.execute(query.order_by(otable.c.id).with_for_update()):
             current[row[0]] = tuple(row[1:])
             sums[row[0]] = [ZERO, ZERO]
         query = sa.select(ltable.c.order_id, ltable.c.price_subtotal, ltable.c.price_tax).where(

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from bastion.apps.sales import amounts
 from bastion.core import fields, relational
+from bastion.core.environment import Environment
 from bastion.core.model import Model
 from bastion.core.orm_read import check_ids
 from bastion.errors import ValidationError
@@ -34,6 +35,11 @@ class SaleOrderLine(Model):
     price_tax = fields.Monetary("Total tax", readonly=True)
     price_total = fields.Monetary("Total", readonly=True)
     company_id = relational.Many2one("res.company", "Company", readonly=True)
+
+    def __init__(self, env: Environment) -> None:
+        super().__init__(env)
+        #: order companies and product names and prices, looked up once per operation
+        self._lookups: dict[tuple[str, int], Any] = {}
 
     # -- hooks ------------------------------------------------------------------------------
 
@@ -60,8 +66,8 @@ class SaleOrderLine(Model):
         return vals
 
     def _after_change(self, ids: Sequence[int], fields: frozenset[str], action: str) -> None:
+        self._lookups.clear()
         if action == "create":
-            self._memo().clear()
             amounts.recompute_orders(self.env, amounts.orders_of(self.env, ids))
         elif action == "write":
             if fields & set(amounts.LINE_INPUTS):
@@ -88,15 +94,9 @@ class SaleOrderLine(Model):
 
     # -- lookups (unchecked: the targets are checked for readability before the insert) ----
 
-    def _memo(self) -> dict[tuple[str, int], Any]:
-        memo: dict[tuple[str, int], Any] | None = self.__dict__.get("_lookup_memo")
-        if memo is None:
-            memo = self.__dict__["_lookup_memo"] = {}
-        return memo
-
     def _order_company(self, order_id: int) -> int | None:
         key = ("sale.order", order_id)
-        memo = self._memo()
+        memo = self._lookups
         if key not in memo:
             table = self.env.registry["sale.order"]._table
             query = sa.select(table.c.company_id).where(table.c.id == order_id)
@@ -106,7 +106,7 @@ class SaleOrderLine(Model):
 
     def _product(self, product_id: int) -> tuple[str | None, Decimal | None]:
         key = ("product.product", product_id)
-        memo = self._memo()
+        memo = self._lookups
         if key not in memo:
             table = self.env.registry["product.product"]._table
             query = sa.select(table.c.name, table.c.list_price).where(table.c.id == product_id)

@@ -1,0 +1,137 @@
+"""The web app in-process: health per tenant, security headers, and errors without tracebacks."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+from starlette.requests import Request
+from starlette.responses import Response
+
+from bastion import __version__
+from bastion.bootstrap.tenants import create_tenant
+from bastion.settings import Settings
+from bastion.web.app import create_app
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    import httpx
+
+    from conftest import TenantFactory
+
+    Get = Callable[..., httpx.Response]
+
+HEADERS = {
+    "content-security-policy": (
+        "default-src 'none'; style-src 'self'; img-src 'self'; frame-ancestors 'none'; "
+        "base-uri 'none'; form-action 'self'"
+    ),
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "same-origin",
+    "permissions-policy": "camera=(), microphone=(), geolocation=()",
+    "x-frame-options": "DENY",
+    "cross-origin-opener-policy": "same-origin",
+}
+
+
+def test_healthz_reports_each_tenant_ok(
+    settings: Settings, make_tenant: TenantFactory, call: Get
+) -> None:
+    tenant = make_tenant()
+    response = call(create_app(settings), "GET", "/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "tenants": {"ok": 1, "unreachable": 0}}
+    assert response.headers["cache-control"] == "no-store"
+
+
+def test_healthz_without_tenants_is_ok(tmp_path: Path, call: Get) -> None:
+    response = call(create_app(Settings(data_dir=tmp_path)), "GET", "/healthz")
+    assert (response.status_code, response.json()) == (200, {"status": "ok", "tenants": {"ok": 0, "unreachable": 0}})
+
+
+def test_healthz_is_503_when_a_tenant_database_is_gone(tmp_path: Path, call: Get) -> None:
+    settings = Settings(data_dir=tmp_path)
+    create_tenant(settings, "alive", modules=["base"]).dispose()
+    create_tenant(settings, "gone", modules=["base"]).dispose()
+    database = tmp_path / "tenants" / "gone" / "db.sqlite3"
+    database.unlink()
+
+    response = call(create_app(settings), "GET", "/healthz")
+    assert response.status_code == 503
+    assert response.json() == {
+        "status": "degraded",
+        "tenants": {"ok": 1, "unreachable": 1},
+    }
+    assert not database.exists()  # the check did not create an empty database
+
+
+@pytest.mark.parametrize("path", ["/", "/web/login", "/healthz", "/no/such/page"])
+def test_security_headers_on_every_response(tmp_path: Path, call: Get, path: str) -> None:
+    response = call(create_app(Settings(data_dir=tmp_path)), "GET", path)
+    for name, value in HEADERS.items():
+        assert response.headers[name] == value, name
+    assert "strict-transport-security" not in response.headers  # plain http
+
+
+def test_hsts_is_sent_over_https(tmp_path: Path, call: Get) -> None:
+    app = create_app(Settings(data_dir=tmp_path))
+    response = call(app, "GET", "/", base_url="https://bastion.test")
+    assert response.headers["strict-transport-security"].startswith("max-age=63072000")
+
+
+def test_home_page_says_bastion_is_running(tmp_path: Path, call: Get) -> None:
+    response = call(create_app(Settings(data_dir=tmp_path)), "GET", "/")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    assert f"Bastion {__version__} is running" in response.text
+    assert "<script" not in response.text and "style=" not in response.text
+
+
+@pytest.mark.parametrize(
+    ("accept", "content_type"),
+    [("application/json", "application/json"), ("text/html", "text/html")],
+)
+def test_unknown_path_is_404_without_traceback(
+    tmp_path: Path, call: Get, accept: str, content_type: str
+) -> None:
+    app = create_app(Settings(data_dir=tmp_path))
+    response = call(app, "GET", "/../etc/<script>", headers={"accept": accept})
+    assert response.status_code == 404
+    assert response.headers["content-type"].startswith(content_type)
+    assert "Traceback" not in response.text and "<script>" not in response.text
+
+
+def test_wrong_method_is_405_with_allow(tmp_path: Path, call: Get) -> None:
+    response = call(create_app(Settings(data_dir=tmp_path)), "POST", "/healthz")
+    assert response.status_code == 405
+    assert "GET" in response.headers["allow"]
+    assert response.json()["error"] == "method_not_allowed"
+
+
+def test_unexpected_error_is_generic_500_and_logged(
+    tmp_path: Path, call: Get, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def boom(request: Request) -> Response:
+        raise RuntimeError("secret detail: db password is hunter2")
+
+    app = create_app(Settings(data_dir=tmp_path))
+    app.add_route("/boom", boom)
+    with caplog.at_level(logging.ERROR, logger="bastion.web.errors"):
+        response = call(app, "GET", "/boom")
+    assert response.status_code == 500
+    assert "hunter2" not in response.text and "Traceback" not in response.text
+    assert response.json()["error"] == "internal_server_error"
+    assert response.headers["x-frame-options"] == "DENY"  # headers on errors too
+    assert "hunter2" in caplog.text  # the server log keeps the detail
+
+
+def test_create_app_reads_settings_from_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, call: Get
+) -> None:
+    monkeypatch.setenv("BASTION_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("BASTION_DATABASE_URL", raising=False)
+    create_tenant(Settings(data_dir=tmp_path), "envtenant", modules=["base"]).dispose()
+    assert call(create_app(), "GET", "/healthz").json()["tenants"] == {"ok": 1, "unreachable": 0}
