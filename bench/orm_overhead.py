@@ -1,12 +1,16 @@
 """ORM overhead: Bastion's access-checked ORM against hand-written SQLAlchemy Core, same run.
 
-    .venv/bin/python bench/orm_overhead.py [--rows 20000] [--repeat 9] [--backend sqlite|postgresql|both]
+    .venv/bin/python bench/orm_overhead.py [--rows N] [--repeat N] [--backend B]
+
+(B: sqlite, postgresql or both, the default.)
 
 1. read: a restricted user's `search_read` (record rules and field groups active) of the
    ~half of the rows they may see, against the equivalent Core query written by hand (same
    filter, same columns, same many2one names, same list of dicts). Target ratio <= 1.2.
 2. write: `write` of 10,000+ rows with the audit trail against the same `write` with the
-   audit sink switched off. Target ratio <= 1.3.
+   audit sink switched off (the ORM still reads the old values, which it needs for the record
+   rules anyway; chaining, storing and checkpointing are what is switched off). Target <= 1.3.
+   For information, the audited write is also compared with one bare hand-written UPDATE.
 
 Prints medians (ms) and ratios; nothing is asserted. PostgreSQL: BASTION_BENCH_PG_URL, default
 postgresql+psycopg://postgres@127.0.0.1:5432/postgres.
@@ -191,7 +195,20 @@ def run_backend(backend: str, rows: int, repeat: int) -> dict[str, float]:
         write_audit, write_plain = interleaved(
             lambda: write(audited), lambda: write(NullSink()), repeat
         )
+        table = tenant.registry["bench.record"]._table
+
+        def hand_written_write() -> None:
+            with tenant.engine.begin() as conn:
+                conn.execute(
+                    sa.update(table)
+                    .where(table.c.id.in_(ids))
+                    .values(qty=next(counter) % 1000, state="done")
+                )
+
+        write_full, write_raw = interleaved(lambda: write(audited), hand_written_write, repeat)
         return {
+            "write_full": write_full,
+            "write_raw": write_raw,
             "rows_read": len(orm_rows),
             "rows_written": len(ids),
             "read_orm": read_orm,
@@ -212,9 +229,8 @@ def main() -> None:
     args = parser.parse_args()
     backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
     print(f"ORM overhead, {args.rows} rows, median of {args.repeat} runs")
-    print(
-        f"{'backend':<11} {'what':<34} {'bastion ms':>11} {'baseline ms':>12} {'ratio':>6} {'target':>7}"
-    )
+    header = ("backend", "what", "bastion ms", "baseline ms", "ratio", "target")
+    print("{:<11} {:<34} {:>11} {:>12} {:>6} {:>7}".format(*header))
     for backend in backends:
         r = run_backend(backend, args.rows, args.repeat)
         read_ratio = r["read_orm"] / r["read_raw"]
@@ -226,6 +242,11 @@ def main() -> None:
         print(
             f"{backend:<11} {'write ' + str(int(r['rows_written'])) + ' rows audited vs not':<34} "
             f"{r['write_audit']:>11.1f} {r['write_plain']:>12.1f} {write_ratio:>6.2f} {'<= 1.3':>7}"
+        )
+        full_ratio = r["write_full"] / r["write_raw"]
+        print(
+            f"{backend:<11} {'write audited vs one bare UPDATE':<34} "
+            f"{r['write_full']:>11.1f} {r['write_raw']:>12.1f} {full_ratio:>6.2f} {'(info)':>7}"
         )
 
 

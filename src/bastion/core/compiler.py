@@ -217,6 +217,8 @@ class DomainCompiler:
     def _x2many(self, model: type[Model], f: _X2many, leaf: dom.Leaf, depth: int) -> Cond:
         op, value = leaf.operator, leaf.value
         values = value if isinstance(value, tuple) else (value,)
+        if not values:  # 'in' nothing matches nothing; 'not in' nothing matches everything
+            return sa.false() if op == "in" else sa.true()
         empty_test = all(v is False or v is None for v in values)
         comodel = self.registry[f.comodel]
         if empty_test:
