@@ -32,7 +32,9 @@ def normalize(f: _X2many, value: Any) -> list[Command]:
     if not isinstance(value, list | tuple) or len(value) > MAX_COMMANDS:
         raise f.invalid("expects a list of commands such as [(4, id)] or [(6, 0, ids)]")
     if value and all(isinstance(v, int) and not isinstance(v, bool) for v in value):
-        return [(6, 0, check_ids(list(value)))]
+        if isinstance(f, One2many):
+            raise f.invalid("takes commands such as [(0, 0, values)], not a list of ids")
+        return [(6, 0, _ids(f, list(value)))]
     out: list[Command] = []
     for cmd in value:
         if (
@@ -50,13 +52,22 @@ def normalize(f: _X2many, value: Any) -> list[Command]:
         if code in (0, 1) and not isinstance(extra, Mapping):
             raise f.invalid(f"command {code} needs a mapping of values")
         if code == 6:
-            extra = check_ids(list(extra or []))
+            if extra is not None and not isinstance(extra, list | tuple):
+                raise f.invalid("command 6 needs a list of record ids")
+            extra = _ids(f, list(extra or []))
         if isinstance(f, One2many) and code in (3, 4, 5, 6):
             raise f.invalid(
                 f"does not take command {code}: use 0 (create), 1 (update) or 2 (delete)"
             )
         out.append((code, arg, extra))
     return out
+
+
+def _ids(f: _X2many, ids: list[Any]) -> list[int]:
+    try:
+        return check_ids(ids)
+    except ValidationError as exc:
+        raise f.invalid(f"has an invalid command: {exc.message}") from None
 
 
 def apply(model: Model, f: Any, rid: int, cmds: list[Command]) -> Any:

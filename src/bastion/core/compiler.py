@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
 
 from bastion.core import domain as dom
-from bastion.core.fields import Boolean, Field
+from bastion.core.fields import Boolean, Field, check_text
 from bastion.core.relational import Many2many, Many2one, One2many, _X2many
 from bastion.errors import ValidationError
 
@@ -51,7 +51,10 @@ class DomainCompiler:
         return self._leaf(model, node, depth)
 
     def readable(self, model: type[Model], depth: int = 0) -> Cond:
-        """The rows of `model` the user may read (its read rules), for subqueries."""
+        """The rows of `model` the user may read, for subqueries: none without model access,
+        else those its read rules allow. A path into a closed model thus reveals nothing."""
+        if not self.policy.model_allowed(model._name, "read"):
+            return sa.false()
         node = self.policy.rule_domain(model._name, "read")
         return self.where(model, node, depth + 1)
 
@@ -145,8 +148,15 @@ class DomainCompiler:
         """A two-valued condition (never SQL NULL), so that '!' is an exact complement."""
         op, value = leaf.operator, leaf.value
         if op in LIKE_OPS:
-            if not isinstance(value, str) or "\x00" in value:
+            if not isinstance(value, str):
                 raise ValidationError(f"Operator '{op}' on '{leaf.path}' needs a text value.")
+            problem = check_text(value)
+            if problem is None and (len(value) - len(value.rstrip("\\"))) % 2:
+                problem = "ends with a lone escape character '\\'"
+            if problem is not None:
+                raise ValidationError(
+                    f"Operator '{op}' on '{leaf.path}' needs a text value, which {problem}."
+                )
             pattern = value if op.startswith("=") else f"%{value}%"
             if op in ("ilike", "=ilike"):
                 match = sa.func.lower(col).like(sa.func.lower(sa.literal(pattern)), escape="\\")
@@ -227,6 +237,10 @@ class DomainCompiler:
             return sa.not_(has_any) if op in ("=", "in") else has_any
         ids = [self._value(comodel._fields["id"], v, leaf) for v in values if v is not False]
         linked = model._table.c.id.in_(self._links(f, comodel, ids, depth))
+        if any(v is False or v is None for v in values):
+            # False in the list also matches records linked to nothing
+            unlinked = sa.not_(model._table.c.id.in_(self._links(f, comodel, None, depth)))
+            linked = sa.or_(linked, unlinked)
         return linked if op in ("=", "in") else sa.not_(linked)
 
     def _links(
@@ -254,7 +268,11 @@ class DomainCompiler:
             return _guarded_in(model._table.c[f.name], sub)
         if isinstance(f, One2many):
             co = self.registry[f.comodel]._table
-            return model._table.c.id.in_(sa.select(co.c[f.inverse_name]).where(co.c.id.in_(sub)))
+            inverse = co.c[f.inverse_name]
+            # children without a parent must not put a NULL in the list (NOT IN would fail)
+            return model._table.c.id.in_(
+                sa.select(inverse).where(inverse.is_not(None), co.c.id.in_(sub))
+            )
         if isinstance(f, Many2many):
             rel = self.registry.relations[f.relation]
             return model._table.c.id.in_(

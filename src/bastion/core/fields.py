@@ -124,10 +124,22 @@ class Field:
         }
 
 
-def _reject_nul(field: Field, value: str) -> str:
+def check_text(value: str) -> str | None:
+    """Why `value` cannot be stored as text, or None when it can."""
     # PostgreSQL cannot store NUL in text; refusing it everywhere keeps both backends alike.
     if "\x00" in value:
-        raise field.invalid("cannot contain the NUL character")
+        return "cannot contain the NUL character"
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return "must be valid Unicode text (it holds a lone surrogate)"
+    return None
+
+
+def _reject_nul(field: Field, value: str) -> str:
+    problem = check_text(value)
+    if problem is not None:
+        raise field.invalid(problem)
     return value
 
 

@@ -36,7 +36,11 @@ def parse_order(model: type[Model], order: str | None, policy: AccessPolicy) -> 
         f = model._fields.get(name)
         if f is None:
             raise ValidationError(f"Cannot order '{model._name}' by unknown field '{name}'.")
-        if not f.store or (f.relational and not isinstance(f, Many2one)) or f.type == "json":
+        if (
+            not f.store
+            or (f.relational and not isinstance(f, Many2one))
+            or f.type in ("json", "password")
+        ):
             raise ValidationError(f"Cannot order '{model._name}' by field '{name}'.")
         policy.check_field(f, "read")
         if name in seen:

@@ -173,6 +173,9 @@ def write(model: Model, ids: Any, vals: Any, *, internal: bool = False) -> None:
     checked = check_vals(model, vals, "write") if not internal else _internal_vals(model, vals)
     if not wanted:
         return
+    for name, value in checked.stored.items():
+        if model._fields[name].required and value in (None, ""):
+            raise ValidationError(f"Field '{name}' of '{model._name}' is required.")
     stored = model._prepare_write(checked.stored)
     if not internal:
         _check_targets(model, [stored])
@@ -285,9 +288,11 @@ def unlink(model: Model, ids: Any, *, internal: bool = False) -> None:
                 )
             if referrer._name == model._name:
                 refs = [r for r in refs if r not in snapshot]
+            # the database would do these too; doing them here puts every row in the trail
             if f.ondelete == "cascade" and refs:
-                # the database would cascade too; doing it here puts every row in the trail
                 unlink(env[referrer._name], refs, internal=True)
+            elif f.ondelete == "set null" and refs:
+                write(env[referrer._name], refs, {f.name: None}, internal=True)
     for part in chunks(wanted):
         drop_binaries(env.conn, model._name, part)
         env.conn.execute(sa.delete(table).where(id_in(env.conn, table.c.id, part)))

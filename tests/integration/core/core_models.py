@@ -8,9 +8,14 @@ rules of every kind (global, per group, per mode, with `Ref` values); `TYPES_MOD
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import os
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
+
+import sqlalchemy as sa
+from hypothesis import HealthCheck, Phase, settings
 
 from bastion.bootstrap.users import add_user
 from bastion.core import fields, relational
@@ -18,7 +23,7 @@ from bastion.core.environment import Environment
 from bastion.core.install import ref, set_xmlid
 from bastion.core.model import Model
 from bastion.core.module import Access, GroupDef, Module, Ref, Rule
-from bastion.core.tenant import Tenant
+from bastion.core.tenant import Tenant, Transaction
 
 USER = "base.group_user"
 EDITOR = "coretest.group_editor"
@@ -199,6 +204,7 @@ TYPES_MODULE = Module(
 class World:
     """A tenant with the test modules, two companies and one user of each kind."""
 
+    backend: str
     tenant: Tenant
     users: dict[str, int]
     companies: dict[str, int]
@@ -219,15 +225,21 @@ USERS: dict[str, tuple[tuple[str, ...], str, tuple[str, ...]]] = {
 COMPANY_XMLIDS = {"c1": "base.main_company", "c2": "coretest.company_2"}
 
 
-def build_world(make_tenant: Callable[..., Tenant]) -> World:
-    tenant = make_tenant(modules=("base", "coretest", "coretypes"), extra=(RULES_MODULE, TYPES_MODULE))
+def build_world(make_tenant: Callable[..., Tenant], backend: str) -> World:
+    tenant = make_tenant(
+        modules=("base", "coretest", "coretypes"), extra=(RULES_MODULE, TYPES_MODULE)
+    )
     with tenant.system("test world: companies") as env:
         companies = {key: ref(env, xmlid) for key, xmlid in COMPANY_XMLIDS.items()}
     users: dict[str, int] = {}
     user_companies: dict[str, tuple[int, ...]] = {}
     for login, (groups, home, member_of) in USERS.items():
         uid = add_user(
-            tenant, login, PASSWORD, name=login.title(), groups=groups,
+            tenant,
+            login,
+            PASSWORD,
+            name=login.title(),
+            groups=groups,
             company=COMPANY_XMLIDS[home],
         )
         users[login] = uid
@@ -235,11 +247,114 @@ def build_world(make_tenant: Callable[..., Tenant]) -> World:
     with tenant.system("test world: multi-company users") as env:
         for login, cids in user_companies.items():
             env["res.users"].write([users[login]], {"company_ids": [(6, 0, list(cids))]})
-    return World(tenant, users, companies, user_companies)
+    return World(backend, tenant, users, companies, user_companies)
 
 
-def dump(env: Environment, models: tuple[str, ...] = ("test.item", "test.tag")) -> dict[str, Any]:
-    """Every record of `models` with every field, read elevated (inactive ones too)."""
-    sys_env = env if env.is_elevated else env.elevated("test dump")
-    sys_env = sys_env.with_context(active_test=False)
-    return {m: sys_env[m].search_read([], None, order="id") for m in models}
+def hypothesis_settings(examples: int) -> Callable[[Any], Any]:
+    """Settings for the property tests that run against a database.
+
+    No shrinking unless HYPOTHESIS_SHRINK=1: each example costs a transaction, so shrinking a
+    failure takes minutes; the failing search or operation is already in the assertion message,
+    and the targeted tests (test_core_search.py) pin known bugs down to a line or two.
+    """
+    phases = (
+        list(Phase)
+        if os.environ.get("HYPOTHESIS_SHRINK") == "1"
+        else [Phase.explicit, Phase.reuse, Phase.generate]
+    )
+    return settings(
+        max_examples=examples,
+        deadline=None,
+        phases=phases,
+        suppress_health_check=[
+            HealthCheck.function_scoped_fixture,
+            HealthCheck.too_slow,
+            HealthCheck.data_too_large,
+        ],
+        database=None,
+    )
+
+
+class _Rollback(Exception):
+    pass
+
+
+@contextlib.contextmanager
+def scratch(tenant: Tenant) -> Iterator[Transaction]:
+    """A transaction that is always rolled back (denials are still audited, after it)."""
+    with contextlib.suppress(_Rollback), tenant.transaction() as tx:
+        yield tx
+        raise _Rollback
+
+
+AUDIT_TABLES = frozenset({"audit_log", "audit_head"})
+
+
+def dump_tables(engine: sa.Engine) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table but the audit trail's, in a new connection, sorted."""
+    with engine.connect() as conn:
+        out: dict[str, list[tuple[Any, ...]]] = {}
+        for name in sorted(sa.inspect(conn).get_table_names()):
+            if name in AUDIT_TABLES:
+                continue
+            rows = conn.execute(sa.text(f'SELECT * FROM "{name}"')).all()
+            out[name] = sorted((tuple(r) for r in rows), key=repr)
+        return out
+
+
+def audit_rows(engine: sa.Engine) -> list[tuple[Any, ...]]:
+    """(seq, action, model, uid, reason) of every audit entry, oldest first."""
+    with engine.connect() as conn:
+        return [
+            tuple(r)
+            for r in conn.execute(
+                sa.text("SELECT seq, action, model, uid, reason FROM audit_log ORDER BY seq")
+            )
+        ]
+
+
+@dataclass(frozen=True)
+class Populated:
+    """A world with committed records: items of every owner and company, tags of every
+    colour and company. Tests must leave it as it is (roll back)."""
+
+    world: World
+    items: tuple[int, ...]
+    tags: tuple[int, ...]
+    owners: dict[int, int | None]
+
+    def owned_by(self, login: str) -> list[int]:
+        uid = self.world.uid(login)
+        return [i for i in self.items if self.owners[i] == uid]
+
+
+def populate(world: World) -> Populated:
+    c1, c2 = world.companies["c1"], world.companies["c2"]
+    owners = [world.uid(u) for u in ("plain", "plain2", "editor", "manager")] + [None]
+    tags: list[int] = []
+    items: list[int] = []
+    item_owners: dict[int, int | None] = {}
+    with world.tenant.system("test records for access tests") as env:
+        for color in (1, 7, None):
+            for company in (c1, c2, None):
+                vals = {"name": f"tag {len(tags)}", "color": color, "company_id": company}
+                tags.append(env["test.tag"].create(vals))
+        k = 0
+        for owner in owners:
+            for company in (c1, c2, None):
+                vals = {
+                    "name": f"item {k}",
+                    "owner_id": owner,
+                    "company_id": company,
+                    "qty": [1, -1, None, 0][k % 4],
+                    "state": "locked" if k % 5 == 3 else "draft",
+                    "secret": f"secret {k}",
+                    "tag_ids": [(6, 0, [tags[k % len(tags)], tags[(k * 4) % len(tags)]])],
+                    "active": k % 7 != 6,
+                }
+                if k % 3 == 2:
+                    vals["parent_id"] = items[k - 2]
+                items.append(env["test.item"].create(vals))
+                item_owners[items[-1]] = owner
+                k += 1
+    return Populated(world, tuple(items), tuple(tags), item_owners)

@@ -99,9 +99,7 @@ def load_snapshot(env: Environment, models: Iterable[str]) -> Snapshot:
     for row in sys_env["ir.model.access"].search_read(
         [], ["model", "group_id", "perm_read", "perm_write", "perm_create", "perm_unlink"]
     ):
-        perms = frozenset(
-            op for op in ("read", "write", "create", "unlink") if row[f"perm_{op}"]
-        )
+        perms = frozenset(op for op in ("read", "write", "create", "unlink") if row[f"perm_{op}"])
         snap.access.append((row["model"], _plain(row["group_id"]), perms))
     for row in sys_env["ir.rule"].search_read([], None):
         if row["active"] is False:
@@ -203,6 +201,27 @@ def _empty(value: Any) -> bool:
     return value is None or value is False
 
 
+def _many2many_after(current: Sequence[int], value: Any) -> list[int]:
+    """Links after the commands (3, id), (4, id), (5,), (6, 0, ids) or a plain id list."""
+    if _empty(value):
+        return []
+    if all(isinstance(v, int) for v in value):
+        return sorted(value)
+    links = set(current)
+    for cmd in value:
+        if cmd[0] == 3:
+            links.discard(cmd[1])
+        elif cmd[0] == 4:
+            links.add(cmd[1])
+        elif cmd[0] == 5:
+            links.clear()
+        elif cmd[0] == 6:
+            links = set(cmd[2])
+        else:
+            raise NotImplementedError(cmd)
+    return sorted(links)
+
+
 def _cmp(a: Any, b: Any) -> int:
     return (a > b) - (a < b)
 
@@ -285,7 +304,9 @@ class Reference:
         if model not in self._readable:
             self._readable[model] = frozenset()  # guards against rules that loop
             self._readable[model] = frozenset(
-                rid for rid, rec in self.snap.rows[model].items() if self.rule_ok(model, "read", rec)
+                rid
+                for rid, rec in self.snap.rows[model].items()
+                if self.rule_ok(model, "read", rec)
             )
         return self._readable[model]
 
@@ -321,7 +342,9 @@ class Reference:
             ids = [] if rec[info.name] is None else [rec[info.name]]
         elif info.type == "one2many":
             ids = [
-                rid for rid, r in self.snap.rows[info.comodel].items() if r[info.inverse] == rec["id"]
+                rid
+                for rid, r in self.snap.rows[info.comodel].items()
+                if r[info.inverse] == rec["id"]
             ]
         else:
             ids = list(rec[info.name])
@@ -333,7 +356,8 @@ class Reference:
         grew = True
         while grew:
             more = {
-                rid for rid, r in self.snap.rows[model].items()
+                rid
+                for rid, r in self.snap.rows[model].items()
                 if r.get(parent) in found and rid not in found
             }
             grew = bool(more)
@@ -475,7 +499,8 @@ class Reference:
             return MissingError
         return None if rid in self.readable(model) else AccessError
 
-    def targets_ok(self, model: str, vals: dict[str, Any]) -> bool:
+    def many2one_targets_ok(self, model: str, vals: dict[str, Any]) -> bool:
+        """A relation may only point at records the user can read (checked before writing)."""
         for name, value in vals.items():
             info = self.snap.fields[model][name]
             if info.type == "many2one" and not _empty(value):
@@ -484,26 +509,34 @@ class Reference:
                     return False
                 if value not in self.readable(info.comodel):
                     return False
+        return True
+
+    def many2many_targets_ok(self, model: str, rec: dict[str, Any], vals: dict[str, Any]) -> bool:
+        """Newly linked records must be readable (checked while applying the commands)."""
+        for name, value in vals.items():
+            info = self.snap.fields[model][name]
             if info.type == "many2many" and value:
                 assert info.comodel is not None
-                ids = value[0][2] if isinstance(value[0], list | tuple) else value
-                if ids and not self.model_allowed(info.comodel, "read"):
+                added = set(self.apply(model, rec, {name: value})[name]) - set(rec[name])
+                if added and not self.model_allowed(info.comodel, "read"):
                     return False
-                if any(i not in self.readable(info.comodel) for i in ids):
+                if any(i not in self.readable(info.comodel) for i in added):
                     return False
         return True
 
     def apply(self, model: str, rec: dict[str, Any], vals: dict[str, Any]) -> dict[str, Any]:
-        """The record as it would be after writing `vals` (scalars and (6, 0, ids))."""
+        """The record as it would be after writing `vals` (x2many: many2many commands)."""
         out = dict(rec)
         for name, value in vals.items():
             info = self.snap.fields[model][name]
             if info.type == "many2many":
-                out[name] = list(value[0][2]) if value and isinstance(value[0], list | tuple) else []
+                out[name] = _many2many_after(rec[name], value)
             elif info.type == "boolean" and value is None:
                 out[name] = False
             else:
-                out[name] = None if _empty(value) and info.type != "boolean" else convert(info, value)
+                out[name] = (
+                    None if _empty(value) and info.type != "boolean" else convert(info, value)
+                )
         return out
 
     def can_write(self, model: str, rid: int, vals: dict[str, Any]) -> type[Exception] | None:
@@ -511,12 +544,14 @@ class Reference:
             return AccessError
         if any(not self.field_allowed(model, n) for n in vals):
             return AccessError
-        if not self.targets_ok(model, vals):
+        if not self.many2one_targets_ok(model, vals):
             return AccessError
         rec = self.snap.rows[model].get(rid)
         if rec is None:
             return MissingError
         if not self.rule_ok(model, "write", rec):
+            return AccessError
+        if not self.many2many_targets_ok(model, rec, vals):
             return AccessError
         if not self.rule_ok(model, "write", self.apply(model, rec, vals)):
             return AccessError
@@ -535,22 +570,26 @@ class Reference:
             return AccessError
         if any(not self.field_allowed(model, n) for n in vals):
             return AccessError
-        if not self.targets_ok(model, vals):
-            return AccessError
-        blank: dict[str, Any] = {n: None for n in self.snap.fields[model]}
-        blank["id"] = 0
-        if "active" in blank:
-            blank["active"] = True
-        if "company_id" in blank and _empty(vals.get("company_id")):
-            blank["company_id"] = (
+        fields = self.snap.fields[model]
+        vals = dict(vals)
+        if "company_id" in fields and _empty(vals.get("company_id")):
+            default = (
                 self.home_company
                 if self.home_company in self.company_ids
                 else (self.company_ids[0] if self.company_ids else None)
             )
-            vals = {k: v for k, v in vals.items() if k != "company_id"}
-        for info in self.snap.fields[model].values():
+            vals["company_id"] = default
+        if not self.many2one_targets_ok(model, vals):
+            return AccessError
+        blank: dict[str, Any] = {n: None for n in fields}
+        blank["id"] = 0
+        if "active" in blank:
+            blank["active"] = True
+        for info in fields.values():
             if info.type in ("one2many", "many2many"):
                 blank[info.name] = []
+        if not self.many2many_targets_ok(model, blank, vals):
+            return AccessError
         rec = self.apply(model, blank, vals)
         return None if self.rule_ok(model, "create", rec) else AccessError
 

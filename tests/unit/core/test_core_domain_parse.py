@@ -221,8 +221,21 @@ def test_constant_leaves() -> None:
 
 @pytest.mark.parametrize(
     "operator",
-    ["=", "!=", "<", ">", "<=", ">=", "in", "not in", "like", "ilike", "=like", "=ilike",
-     "child_of"],
+    [
+        "=",
+        "!=",
+        "<",
+        ">",
+        "<=",
+        ">=",
+        "in",
+        "not in",
+        "like",
+        "ilike",
+        "=like",
+        "=ilike",
+        "child_of",
+    ],
 )
 def test_every_operator_of_the_contract_parses(operator: str) -> None:
     value: Any = [1] if operator in ("in", "not in") else 1
