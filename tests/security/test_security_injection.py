@@ -89,12 +89,22 @@ def test_hostile_values_in_domains_are_only_compared(clerk: Environment, payload
     everything = notes.search([])
     assert notes.search([("name", "=", payload)]) == []
     assert notes.search([("name", "!=", payload)]) == everything
+    assert notes.search_count([("name", "not in", [payload])]) == len(everything)
+    if (len(payload) - len(payload.rstrip("\\"))) % 2:
+        # a pattern ending with a lone escape character is malformed: refused, like ops only
+        for call in (
+            lambda: notes.search([("name", "ilike", payload)]),
+            lambda: notes.search([("partner_id", "like", payload)]),
+            lambda: notes.name_search(payload),
+        ):
+            with pytest.raises(ValidationError, match="escape"):
+                call()
+        return
     assert notes.search([("name", "ilike", payload)]) in ([], everything)  # '%' or '_' alone
     assert notes.search([("partner_id", "ilike", payload)]) in (
         [],
         notes.search([("partner_id", "!=", False)]),
     )
-    assert notes.search_count([("name", "not in", [payload])]) == len(everything)
     assert isinstance(notes.name_search(payload), list)
 
 

@@ -66,6 +66,7 @@ def test_paths_into_unreadable_models_reveal_nothing(
 ) -> None:
     assert outcome(clerk, hit) != outcome(clerk, miss), "the twin: an internal user finds it"
     assert outcome(outsider, hit) == outcome(outsider, miss)
+    assert outcome(outsider, hit) == []  # a path into a closed model matches nothing
 
 
 def test_many2one_values_of_unreadable_records_have_no_name(

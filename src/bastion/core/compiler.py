@@ -236,7 +236,7 @@ class DomainCompiler:
             has_any = model._table.c.id.in_(links)
             return sa.not_(has_any) if op in ("=", "in") else has_any
         ids = [self._value(comodel._fields["id"], v, leaf) for v in values if v is not False]
-        linked = model._table.c.id.in_(self._links(f, comodel, ids, depth))
+        linked: Cond = model._table.c.id.in_(self._links(f, comodel, ids, depth))
         if any(v is False or v is None for v in values):
             # False in the list also matches records linked to nothing
             unlinked = sa.not_(model._table.c.id.in_(self._links(f, comodel, None, depth)))

@@ -7,9 +7,11 @@ record rules, field groups, the `active` filter, domains and ordering by the wri
 * every leaf is two-valued; '=' False means "not set" (for Boolean: not set or False);
   '!=' and 'not in' are complements; False in an 'in' list matches "not set";
 * like/ilike wrap the value in '%', =like/=ilike take it as the whole pattern; '%' and '_' are
-  wildcards, '\\' escapes; ilike lower-cases both sides with str.lower;
+  wildcards, '\\' escapes (a value ending with a lone '\\' is refused); ilike lower-cases both
+  sides with str.lower;
 * < > <= >= need a set value; strings compare by code point;
-* a path through a many2one needs the related record set, readable (read rules) and matching;
+* a path through a many2one needs the related record set, readable (model access and read
+  rules) and matching;
   through an x2many, some readable related record matching; a many2one with a like operator
   searches the related record's name; child_of takes the given ids and all their descendants;
 * search = domain AND read rules AND active (unless the domain mentions `active` or
@@ -301,6 +303,9 @@ class Reference:
         return global_ok and (not group_results or any(group_results))
 
     def readable(self, model: str) -> frozenset[int]:
+        """Ids the user may read: none without model access, else those the read rules allow."""
+        if not self.model_allowed(model, "read"):
+            return frozenset()
         if model not in self._readable:
             self._readable[model] = frozenset()  # guards against rules that loop
             self._readable[model] = frozenset(
@@ -313,13 +318,17 @@ class Reference:
     # -- domains -------------------------------------------------------------------------
 
     def check_domain(self, model: str, node: Any) -> None:
-        """AccessError if the domain names a field the user may not read."""
-        for path, _op, _value in leaves(node):
+        """Leaf by leaf, in order: AccessError if a leaf names a field the user may not read,
+        ValidationError if a like operator's text ends with a lone escape character."""
+        for path, op, value in leaves(node):
             current = model
             for part in path.split("."):
                 if not self.field_allowed(current, part):
                     raise AccessError(f"field {part} of {current}")
                 current = self.snap.fields[current][part].comodel or current
+            trailing = len(value) - len(value.rstrip("\\")) if isinstance(value, str) else 0
+            if op in LIKE_OPS and trailing % 2:
+                raise ValidationError(f"{value!r} ends with a lone escape character")
 
     def match(self, model: str, rec: dict[str, Any], node: Any) -> bool:
         kind = node[0]
