@@ -111,7 +111,8 @@ class DomainCompiler:
                 self.readable(comodel, depth),
             )
             return self._related_in(model, f, sa.select(comodel._table.c.id).where(inner))
-        if leaf.operator not in f.operators or (not f.store and not f.relational):
+        id_tree = head == "id" and leaf.operator == "child_of"
+        if (leaf.operator not in f.operators and not id_tree) or (not f.store and not f.relational):
             raise ValidationError(
                 f"Operator '{leaf.operator}' cannot be used on field '{head}' of "
                 f"'{model._name}' ({f.type})."
@@ -217,8 +218,9 @@ class DomainCompiler:
         values = leaf.value if isinstance(leaf.value, tuple) else (leaf.value,)
         ids = [self._value(model._fields["id"], v, leaf) for v in values]
         table = model._table
-        tree = sa.select(table.c.id).where(table.c.id.in_(ids)).cte("tree", recursive=True)
-        child = table.alias("child")
+        # unnamed: a domain may hold several child_of leaves, each with its own tree
+        tree = sa.select(table.c.id).where(table.c.id.in_(ids)).cte(recursive=True)
+        child = table.alias()
         tree = tree.union(sa.select(child.c.id).where(child.c[model._parent_name] == tree.c.id))
         return sa.select(tree.c.id).where(
             tree.c.id.in_(sa.select(table.c.id).where(self.readable(model, depth)))

@@ -301,14 +301,15 @@ def unlink(model: Model, ids: Any, *, internal: bool = False) -> None:
 
 @contextlib.contextmanager
 def _unique_violation(model: Model) -> Iterator[None]:
-    """A unique field's value already taken: a clear 4xx-style error, not a driver error."""
+    """A constraint of the database refused the values: a clear error, not a driver error."""
     try:
         yield
     except sa.exc.IntegrityError:
-        unique = ", ".join(n for n, f in model._fields.items() if getattr(f, "unique", False))
+        unique = ", ".join(n for n, f in model._fields.items() if f.unique)
+        taken = f"another record already has this value of {unique}, or " if unique else ""
         raise ValidationError(
-            f"Another '{model._name}' record already has this value"
-            + (f" for a unique field ({unique})." if unique else ".")
+            f"The values conflict with existing '{model._name}' data: {taken}"
+            "a related record does not exist."
         ) from None
 
 

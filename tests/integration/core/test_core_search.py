@@ -164,6 +164,38 @@ def test_child_of_matches_given_ids_and_descendants(
     assert search(env, [("parent_id", "child_of", [])]) == []
 
 
+def test_child_of_on_id_matches_the_given_records_and_descendants(
+    world: World, sys_env: Environment, item: Make
+) -> None:
+    root = item(name="root")
+    mid = item(name="mid", parent_id=root)
+    leaf = item(name="leaf", parent_id=mid)
+    item(name="other")
+    env = as_user(world, sys_env, "manager")
+    assert search(env, [("id", "child_of", root)], order="id") == [root, mid, leaf]
+    assert search(env, [("id", "child_of", [mid])], order="id") == [mid, leaf]
+    assert search(env, ["!", ("id", "child_of", [mid])], order="id") == [
+        i for i in search(env, [], order="id") if i not in (mid, leaf)
+    ]
+
+
+def test_several_child_of_leaves_in_one_domain(
+    world: World, sys_env: Environment, item: Make
+) -> None:
+    root = item(name="root")
+    mid = item(name="mid", parent_id=root)
+    leaf = item(name="leaf", parent_id=mid)
+    other = item(name="other")
+    under_other = item(name="under other", parent_id=other)
+    env = as_user(world, sys_env, "manager")
+    either = ["|", ("parent_id", "child_of", root), ("parent_id", "child_of", other)]
+    assert search(env, either, order="id") == [mid, leaf, under_other]
+    both = [("parent_id", "child_of", root), ("parent_id", "child_of", mid)]
+    assert search(env, both) == [leaf]
+    through = [("parent_id", "child_of", root), ("child_ids.parent_id", "child_of", root)]
+    assert search(env, through) == [mid]
+
+
 def test_child_of_on_a_model_without_hierarchy_is_refused(
     world: World, sys_env: Environment
 ) -> None:
