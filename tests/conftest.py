@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import socket
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -17,29 +16,9 @@ from bastion.core.clock import FixedClock
 from bastion.core.module import DemoOptions, Module
 from bastion.core.tenant import Tenant
 from bastion.settings import Settings
+from support.postgres import PG_URL, require_postgres
 
-CI = os.environ.get("CI", "").lower() == "true"
-PG_URL = os.environ.get(
-    "BASTION_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-)
 REDIS_URL = os.environ.get("BASTION_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-
-
-def _reachable(host: str, port: int) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=2):
-            return True
-    except OSError:
-        return False
-
-
-def require_postgres() -> str:
-    """The PostgreSQL URL; skip when it is down, except in CI where that is a failure."""
-    if not _reachable("127.0.0.1", 5432):
-        if CI:
-            pytest.fail("PostgreSQL at 127.0.0.1:5432 is required under CI=true")
-        pytest.skip("PostgreSQL is not reachable at 127.0.0.1:5432")
-    return PG_URL
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])

@@ -10,8 +10,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
-import socket
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -33,6 +31,7 @@ from bastion.core.relational import Password
 from bastion.core.tenant import Tenant
 from bastion.errors import AccessError, ConfigError
 from bastion.settings import Settings
+from support.postgres import require_postgres
 
 #: The modules checked, all of them shipped; one that fails to import fails the suite.
 MODULES = ("base", "contacts", "sales", "hr")
@@ -42,9 +41,6 @@ DESIGN_RPC = {
     "check_access_rights", "name_search",
 }  # fmt: skip
 PASSWORD = "correct horse battery staple"
-PG_URL = os.environ.get(
-    "BASTION_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-)
 
 
 def _importable(name: str) -> bool:
@@ -59,16 +55,6 @@ AVAILABLE = tuple(m for m in MODULES if _importable(m))
 MISSING = tuple(m for m in MODULES if m not in AVAILABLE)
 
 
-def _postgres_url() -> str:
-    try:
-        with socket.create_connection(("127.0.0.1", 5432), timeout=2):
-            return PG_URL
-    except OSError:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail("PostgreSQL at 127.0.0.1:5432 is required under CI=true")
-        pytest.skip("PostgreSQL is not reachable at 127.0.0.1:5432")
-
-
 @dataclass(frozen=True)
 class Installed:
     tenant: Tenant
@@ -81,7 +67,7 @@ class Installed:
 def installed(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Installed]:
-    url = _postgres_url() if request.param == "postgresql" else None
+    url = require_postgres() if request.param == "postgresql" else None
     settings = Settings(data_dir=tmp_path_factory.mktemp("conformance") / "var", database_url=url)
     name = f"bastion_test_{uuid.uuid4().hex[:12]}"
     tenant = create_tenant(

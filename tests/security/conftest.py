@@ -5,8 +5,6 @@ inside transactions that are rolled back."""
 from __future__ import annotations
 
 import datetime as dt
-import os
-import socket
 import uuid
 from collections.abc import Iterator
 
@@ -17,21 +15,9 @@ from bastion.bootstrap.tenants import create_tenant, drop_tenant
 from bastion.bootstrap.users import add_user
 from bastion.core.clock import FixedClock
 from bastion.settings import Settings
+from support.postgres import require_postgres
 
-PG_URL = os.environ.get(
-    "BASTION_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-)
 PASSWORD = "correct horse battery staple"
-
-
-def _postgres_url() -> str:
-    try:
-        with socket.create_connection(("127.0.0.1", 5432), timeout=2):
-            return PG_URL
-    except OSError:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail("PostgreSQL at 127.0.0.1:5432 is required under CI=true")
-        pytest.skip("PostgreSQL is not reachable at 127.0.0.1:5432")
 
 
 @pytest.fixture(
@@ -40,7 +26,7 @@ def _postgres_url() -> str:
 def site(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Site]:
-    url = _postgres_url() if request.param == "postgresql" else None
+    url = require_postgres() if request.param == "postgresql" else None
     settings = Settings(data_dir=tmp_path_factory.mktemp("security") / "var", database_url=url)
     name = f"bastion_test_{uuid.uuid4().hex[:12]}"
     tenant = create_tenant(

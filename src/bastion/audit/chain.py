@@ -38,10 +38,11 @@ _ENCODER = json.JSONEncoder(
 _SCALAR = json.JSONEncoder(ensure_ascii=False)
 
 
-# orjson writes the same text as _ENCODER for the values the ORM emits, about seven times
-# faster: it keeps the audit of a 10,000-record write cheap. Dates and other objects still
-# go through _default, so both encoders agree; what orjson refuses (integers beyond 64 bits)
-# falls back to the standard encoder. Verification never re-encodes: it reads stored text.
+# orjson writes the same text as _ENCODER (floats aside: it spells 1e-9 where json writes
+# 1e-09, the same number), about seven times faster, which keeps the audit of a 10,000-record
+# write cheap. Dates and other objects still go through _default; what orjson refuses
+# (integers beyond 64 bits) falls back to the standard encoder. Verification never
+# re-encodes: it hashes the stored text.
 _ORJSON_OPTIONS = (
     orjson.OPT_SORT_KEYS
     | orjson.OPT_NON_STR_KEYS

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import os
-import socket
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -22,22 +20,10 @@ from bastion.core.environment import Environment
 from bastion.core.module import DemoOptions
 from bastion.core.tenant import Tenant
 from bastion.settings import Settings
+from support.postgres import require_postgres
 
-PG_URL = os.environ.get(
-    "BASTION_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-)
 PASSWORDS = {login: f"demo password of {login}!" for login in DEMO_LOGINS}
 NOW = dt.datetime(2026, 1, 5, 9, 0, tzinfo=dt.UTC)
-
-
-def _postgres_url() -> str:
-    try:
-        with socket.create_connection(("127.0.0.1", 5432), timeout=2):
-            return PG_URL
-    except OSError:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail("PostgreSQL at 127.0.0.1:5432 is required under CI=true")
-        pytest.skip("PostgreSQL is not reachable at 127.0.0.1:5432")
 
 
 @pytest.fixture(
@@ -46,7 +32,7 @@ def _postgres_url() -> str:
 def demo_tenant(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Tenant]:
-    url = _postgres_url() if request.param == "postgresql" else None
+    url = require_postgres() if request.param == "postgresql" else None
     data_dir: Path = tmp_path_factory.mktemp("apps") / "var"
     settings = Settings(data_dir=data_dir, database_url=url)
     name = f"bastion_test_{uuid.uuid4().hex[:12]}"

@@ -6,8 +6,6 @@ own tenant with `make_tenant`."""
 from __future__ import annotations
 
 import datetime as dt
-import os
-import socket
 import uuid
 from collections.abc import Iterator
 
@@ -18,21 +16,9 @@ from bastion.bootstrap.tenants import create_tenant, drop_tenant
 from bastion.core.clock import FixedClock
 from bastion.core.tenant import Tenant
 from bastion.settings import Settings
+from support.postgres import require_postgres
 
-PG_URL = os.environ.get(
-    "BASTION_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-)
 NOW = dt.datetime(2026, 1, 5, 9, 0, tzinfo=dt.UTC)
-
-
-def _postgres_url() -> str:
-    try:
-        with socket.create_connection(("127.0.0.1", 5432), timeout=2):
-            return PG_URL
-    except OSError:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail("PostgreSQL at 127.0.0.1:5432 is required under CI=true")
-        pytest.skip("PostgreSQL is not reachable at 127.0.0.1:5432")
 
 
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
@@ -41,7 +27,7 @@ BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 def _world(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[World]:
-    url = _postgres_url() if request.param == "postgresql" else None
+    url = require_postgres() if request.param == "postgresql" else None
     settings = Settings(data_dir=tmp_path_factory.mktemp("core") / "var", database_url=url)
     made: list[Tenant] = []
 
