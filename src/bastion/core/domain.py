@@ -34,8 +34,10 @@ OPERATORS = frozenset(
     }
 )
 PATH = re.compile(r"[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*){0,7}")
-MAX_DOMAIN_ITEMS = 1000
+# SQLite refuses expression trees deeper than 1000; each leaf compiles to two AND-ed terms
+MAX_DOMAIN_ITEMS = 256
 MAX_IN_VALUES = 100_000
+MAX_DEPTH = 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,16 +123,45 @@ def parse(domain: Any) -> Node:
             if len(stack) < 2:
                 raise ValidationError(f"Operator '{item}' at item {position} lacks two operands.")
             a, b = stack.pop(), stack.pop()
-            stack.append(And((a, b)) if item == "&" else Or((a, b)))
+            stack.append(_combine(And if item == "&" else Or, a, b))
         elif isinstance(item, str) and item == "!":
             if not stack:
                 raise ValidationError(f"Operator '!' at item {position} lacks an operand.")
-            stack.append(Not(stack.pop()))
+            operand = stack.pop()
+            # '!' '!' x is x: long chains of negations cost nothing
+            stack.append(operand.child if isinstance(operand, Not) else Not(operand))
         else:
             stack.append(_leaf(item, position))
     # leftover terms are AND-ed (implicit '&'), in their original order
     stack.reverse()
-    return stack[0] if len(stack) == 1 else And(tuple(stack))
+    node = stack[0] if len(stack) == 1 else And(tuple(stack))
+    if _depth(node) > MAX_DEPTH:
+        raise ValidationError(
+            f"A domain may nest '&', '|' and '!' at most {MAX_DEPTH} levels deep."
+        )
+    return node
+
+
+def _combine(kind: type[And] | type[Or], a: Node, b: Node) -> Node:
+    """a AND b (or a OR b), merging operands of the same kind: long '|' lists stay flat."""
+    children: list[Node] = []
+    for operand in (a, b):
+        children.extend(operand.children if isinstance(operand, kind) else (operand,))
+    return kind(tuple(children))
+
+
+def _depth(root: Node) -> int:
+    """How deeply the tree nests (iteratively: a hostile domain must not exhaust the stack)."""
+    deepest = 0
+    todo: list[tuple[Node, int]] = [(root, 1)]
+    while todo:
+        node, level = todo.pop()
+        deepest = max(deepest, level)
+        if isinstance(node, And | Or):
+            todo.extend((child, level + 1) for child in node.children)
+        elif isinstance(node, Not):
+            todo.append((node.child, level + 1))
+    return deepest
 
 
 def and_(nodes: Sequence[Node]) -> Node:

@@ -208,8 +208,24 @@ def test_not_of_or() -> None:
     assert dom.parse(["!", "|", A, B]) == Not(Or((LA, LB)))
 
 
-def test_double_not_is_kept() -> None:
-    assert dom.parse(["!", "!", A]) == Not(Not(LA))
+def test_double_not_cancels_out() -> None:
+    # leaves are two-valued, so '!' '!' x is exactly x; collapsing keeps '!' chains shallow
+    assert dom.parse(["!", "!", A]) == LA
+    assert dom.parse(["!", "!", "!", A]) == Not(LA)
+
+
+def test_long_or_and_and_chains_stay_flat() -> None:
+    leaves = [A] * 100
+    assert dom.parse(["|"] * 99 + leaves) == Or(tuple([LA] * 100))
+    assert dom.parse(["&"] * 99 + leaves) == And(tuple([LA] * 100))
+
+
+def test_deeply_alternating_nesting_is_refused() -> None:
+    domain: list[object] = []
+    for level in range(dom.MAX_DEPTH + 1):
+        domain += ["|" if level % 2 else "&", A]
+    domain.append(A)
+    assert f"at most {dom.MAX_DEPTH} levels" in refused(domain)
 
 
 def test_constant_leaves() -> None:
