@@ -100,12 +100,27 @@ def _apply_one2many(model: Model, f: One2many, rid: int, cmds: list[Command]) ->
     return done
 
 
+def _visible(comodel: Model, ids: set[int]) -> set[int]:
+    env = comodel.env
+    if not ids:
+        return set()
+    table = comodel._table
+    query = sa.select(table.c.id).where(
+        table.c.id.in_(sorted(ids)), env.compiler.readable(type(comodel))
+    )
+    return set(env.conn.execute(query).scalars())
+
+
 def _apply_many2many(model: Model, f: Many2many, rid: int, cmds: list[Command]) -> Any:
     env = model.env
     rel = env.registry.relations[f.relation]
     left, right = rel.c[f.column1], rel.c[f.column2]
     comodel = env[f.comodel]
     before = set(env.conn.execute(sa.select(right).where(left == rid)).scalars())
+    # links to records the user cannot see are neither shown to them nor theirs to remove:
+    # commands 3, 5 and 6 act on the visible links only
+    hidden = set() if env.is_elevated else before - _visible(comodel, before)
+    before -= hidden
     current = set(before)
     for code, arg, extra in cmds:
         if code == 0:

@@ -17,7 +17,7 @@ from bastion.core.fields import Field
 from bastion.core.idlist import id_in
 from bastion.core.order import parse_order
 from bastion.core.relational import Binary, Many2many, Many2one, One2many, Password
-from bastion.errors import AccessError, MissingError, ValidationError
+from bastion.errors import MissingError, ValidationError
 
 if TYPE_CHECKING:
     from bastion.core.model import Model
@@ -354,6 +354,3 @@ def ensure_readable(model: Model, ids: Sequence[int], operation: str) -> None:
         )
     if len(found) < len(set(ids)):
         raise_missing_or_denied(model, [i for i in ids if i not in found], operation)
-
-
-__all__ = ["AccessError", "check_ids", "fetch", "read", "search", "search_read"]

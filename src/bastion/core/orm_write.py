@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
 MAX_CREATE = 100_000
 UNTRACKED = "(changed)"
+#: models whose changes alter access decisions: the cached access data is dropped after them
 ACCESS_MODELS = frozenset({"ir.model.access", "ir.rule", "res.groups", "ir.model.data"})
 
 

@@ -19,9 +19,6 @@ from bastion.core.environment import Environment
 from bastion.core.events import AuditEvent, AuditSink, ChainHead
 from bastion.core.registry import Registry
 
-#: models whose changes alter access decisions: the cached access data is dropped after them
-ACCESS_MODELS = frozenset({"ir.model.access", "ir.rule", "res.groups", "ir.model.data"})
-
 
 class Transaction:
     """One database transaction of one tenant, shared by every environment made from it."""
