@@ -8,7 +8,8 @@
     ├── ConfigError              code "config"       settings or the data directory are wrong
     ├── TenantError              code "tenant"       unknown, existing or unreachable tenant
     ├── IntegrityError           code "integrity"    tamper evidence: the audit chain is broken
-    └── VerificationError        code "verification" a secret, signature or token did not verify
+    ├── VerificationError        code "verification" a secret, signature or token did not verify
+    └── RateLimitError           code "rate_limit"   too many attempts: retry after some seconds
 
 Every message is one clear sentence meant for the person who caused it; none carries a value
 that could be a secret.
@@ -62,3 +63,13 @@ class VerificationError(BastionError):
     """A secret, signature or token did not verify. Deliberately says nothing more."""
 
     code = "verification"
+
+
+class RateLimitError(BastionError):
+    """Too many attempts; `retry_after` is how many whole seconds to wait (at least 1)."""
+
+    code = "rate_limit"
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = max(1, int(retry_after))

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from bastion.errors import ConfigError
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+#: Host names a server bound to loopback answers to when BASTION_ALLOWED_HOSTS is unset. Any
+#: other Host header is refused: that answers DNS rebinding against a server on a laptop.
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,6 +27,16 @@ class Settings:
     redis_url: str | None = None
     host: str = "127.0.0.1"
     port: int = 8069
+    #: Host names (or `*.example.com` suffixes, or `*`) the web edge answers to.
+    allowed_hosts: tuple[str, ...] = LOOPBACK_HOSTS
+    #: Proxies whose X-Forwarded-For / X-Forwarded-Proto are believed.
+    trusted_proxies: tuple[IPNetwork, ...] = ()
+    #: Which tenants a host may reach, Odoo's dbfilter: `%h` is the host, `%d` its first label.
+    dbfilter: str = ".*"
+    session_idle_minutes: int = 30
+    session_absolute_hours: int = 12
+    password_min_length: int = 12
+    max_body_bytes: int = 10 * 1024 * 1024
 
     @property
     def tenants_dir(self) -> Path:
@@ -31,7 +49,8 @@ class Settings:
     def __repr__(self) -> str:
         # URLs may carry passwords: never print them.
         db = "postgresql" if self.database_url else "sqlite"
-        return f"Settings(data_dir={str(self.data_dir)!r}, database={db})"
+        redis = "redis" if self.redis_url else "none"
+        return f"Settings(data_dir={str(self.data_dir)!r}, database={db}, redis={redis})"
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
@@ -44,13 +63,56 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             "BASTION_DATABASE_URL must be a postgresql:// URL of the server "
             "(leave it unset to keep tenants in SQLite files)."
         )
-    port_text = env.get("BASTION_PORT", "8069")
-    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
-        raise ConfigError("BASTION_PORT must be a port number between 1 and 65535.")
+    redis_url = env.get("BASTION_REDIS_URL") or None
+    if redis_url is not None and not redis_url.startswith(("redis://", "rediss://", "unix://")):
+        raise ConfigError("BASTION_REDIS_URL must be a redis://, rediss:// or unix:// URL.")
+    dbfilter = env.get("BASTION_DBFILTER", ".*")
+    try:
+        re.compile(dbfilter.replace("%h", "h").replace("%d", "d"))
+    except re.error:
+        raise ConfigError("BASTION_DBFILTER must be a regular expression.") from None
     return Settings(
         data_dir=data_dir,
         database_url=url,
-        redis_url=env.get("BASTION_REDIS_URL") or None,
+        redis_url=redis_url,
         host=env.get("BASTION_HOST", "127.0.0.1"),
-        port=int(port_text),
+        port=_int(env, "BASTION_PORT", 8069, 1, 65535),
+        allowed_hosts=_hosts(env.get("BASTION_ALLOWED_HOSTS")),
+        trusted_proxies=parse_networks(env.get("BASTION_TRUSTED_PROXIES", "")),
+        dbfilter=dbfilter,
+        session_idle_minutes=_int(env, "BASTION_SESSION_IDLE_MINUTES", 30, 1, 24 * 60),
+        session_absolute_hours=_int(env, "BASTION_SESSION_ABSOLUTE_HOURS", 12, 1, 24 * 30),
+        password_min_length=_int(env, "BASTION_PASSWORD_MIN_LENGTH", 12, 8, 256),
+        max_body_bytes=_int(env, "BASTION_MAX_BODY_BYTES", 10 * 1024 * 1024, 1024, 1 << 30),
     )
+
+
+def parse_networks(text: str) -> tuple[IPNetwork, ...]:
+    """Comma-separated addresses or CIDRs, e.g. `10.0.0.1, 192.168.0.0/16, ::1`."""
+    networks: list[IPNetwork] = []
+    for item in (part.strip() for part in text.split(",")):
+        if not item:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(item, strict=False))
+        except ValueError:
+            raise ConfigError(
+                f"BASTION_TRUSTED_PROXIES has '{item[:60]}', which is not an address or CIDR."
+            ) from None
+    return tuple(networks)
+
+
+def _hosts(text: str | None) -> tuple[str, ...]:
+    if text is None or not text.strip():
+        return LOOPBACK_HOSTS
+    hosts = tuple(h.strip().lower().strip("[]") for h in text.split(",") if h.strip())
+    return hosts or LOOPBACK_HOSTS
+
+
+def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    text = env.get(name)
+    if text is None or text == "":
+        return default
+    if not text.isdigit() or not low <= int(text) <= high:
+        raise ConfigError(f"{name} must be a whole number between {low} and {high}.")
+    return int(text)

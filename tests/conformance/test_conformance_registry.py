@@ -182,7 +182,7 @@ def test_fields_named_like_secrets_are_protected(installed: Installed) -> None:
     for model in models(installed):
         for name, f in model._fields.items():
             if is_secret_name(name):
-                assert isinstance(f, Password) or f.pii or f.groups or f.encrypted, (
+                assert isinstance(f, Password) or f.pii or f.groups, (
                     f"{model._name}.{name} looks secret but is an ordinary field"
                 )
 

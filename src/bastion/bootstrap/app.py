@@ -7,9 +7,12 @@ served without a restart, and opened once per process on first use.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from pathlib import Path
+from typing import Any
 
+from bastion.bootstrap.auth import AuthKeys, TenantAuth, build_tenant_auth, redis_client
 from bastion.bootstrap.tenants import MANIFEST, open_tenant
 from bastion.core.tenant import Tenant
 from bastion.settings import Settings
@@ -23,7 +26,42 @@ class Services:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._tenants: dict[str, Tenant] = {}
+        self._auth: dict[str, TenantAuth] = {}
         self._lock = threading.Lock()
+        self._keys: AuthKeys | None = None
+        self._redis: Any | None = None
+
+    def tenants_for_host(self, host: str) -> list[str]:
+        """The tenants `BASTION_DBFILTER` lets this host reach (Odoo's `%h` and `%d`)."""
+        host = host.lower().split(":")[0] if not host.startswith("[") else host.lower()
+        labels = host.split(".")
+        first = labels[1] if labels[0] == "www" and len(labels) > 2 else labels[0]
+        pattern = self.settings.dbfilter.replace("%h", re.escape(host)).replace(
+            "%d", re.escape(first)
+        )
+        return [name for name in self.tenant_names() if re.match(pattern, name)]
+
+    def auth(self, name: str) -> TenantAuth:
+        """The identity services of tenant `name` (its tables are created on first use)."""
+        tenant = self.tenant(name)
+        with self._lock:
+            found = self._auth.get(name)
+            if found is not None:
+                return found
+            if self._keys is None:
+                self._keys = AuthKeys.load(self.settings)
+            if self._redis is None and self.settings.redis_url:
+                self._redis = redis_client(self.settings.redis_url)
+            found = build_tenant_auth(self.settings, tenant, self._keys, self._redis)
+            self._auth[name] = found
+            return found
+
+    @property
+    def keys(self) -> AuthKeys:
+        with self._lock:
+            if self._keys is None:
+                self._keys = AuthKeys.load(self.settings)
+            return self._keys
 
     def tenant_names(self) -> list[str]:
         root = self.settings.tenants_dir
@@ -70,11 +108,16 @@ class Services:
     def close(self) -> None:
         with self._lock:
             tenants, self._tenants = list(self._tenants.values()), {}
+            self._auth = {}
+            redis, self._redis = self._redis, None
+        if redis is not None:
+            redis.close()
         for tenant in tenants:
             tenant.dispose()
 
     def _forget(self, name: str) -> None:
         with self._lock:
             tenant = self._tenants.pop(name, None)
+            self._auth.pop(name, None)
         if tenant is not None:
             tenant.dispose()

@@ -7,7 +7,8 @@ from typing import Annotated, Any
 
 import typer
 
-from bastion.bootstrap.users import add_user, list_users, set_active, set_password
+from bastion.bootstrap.auth import auth_for, revoke_sessions
+from bastion.bootstrap.users import add_user, find_user, list_users, set_active, set_password
 from bastion.cli import output
 from bastion.cli.common import base_url, opened, settings
 from bastion.cli.passwords import password_for, prompt_password, read_password_file
@@ -78,17 +79,29 @@ def passwd(name: TenantArg, login: LoginArg, password_file: PasswordFile = None)
     password = (
         read_password_file(password_file) if password_file is not None else prompt_password(login)
     )
-    with opened(settings(), name) as tenant:
+    config = settings()
+    with opened(config, name) as tenant:
         set_password(tenant, login, password)
-    output.say(("Changed", "bold green"), f" the password of '{login}' in tenant '{name}'.")
+        uid = find_user(tenant, login, "operator looks up a user")
+        ended = revoke_sessions(config, tenant, uid, f"password set by operator for uid {uid}")
+    output.say(
+        ("Changed", "bold green"),
+        f" the password of '{login}' in tenant '{name}'; {ended} session(s) signed out.",
+    )
 
 
 @app.command("disable")
 def disable(name: TenantArg, login: LoginArg) -> None:
     """Disable a user: it can no longer act (its records stay)."""
-    with opened(settings(), name) as tenant:
+    config = settings()
+    with opened(config, name) as tenant:
         set_active(tenant, login, False)
-    output.say(("Disabled", "bold yellow"), f" user '{login}' in tenant '{name}'.")
+        uid = find_user(tenant, login, "operator looks up a user")
+        ended = revoke_sessions(config, tenant, uid, f"user {uid} disabled by operator")
+    output.say(
+        ("Disabled", "bold yellow"),
+        f" user '{login}' in tenant '{name}'; {ended} session(s) signed out.",
+    )
 
 
 @app.command("enable")
@@ -97,6 +110,54 @@ def enable(name: TenantArg, login: LoginArg) -> None:
     with opened(settings(), name) as tenant:
         set_active(tenant, login, True)
     output.say(("Enabled", "bold green"), f" user '{login}' in tenant '{name}'.")
+
+
+@app.command("sessions")
+def sessions(name: TenantArg, login: LoginArg) -> None:
+    """List a user's live sessions (device, address, browser, last activity)."""
+    config = settings()
+    with opened(config, name) as tenant:
+        uid = find_user(tenant, login, "operator lists a user's sessions")
+        auth = auth_for(config, tenant)
+        found = auth.sessions.list_for_user(uid, tenant.clock.now())
+    rows = [
+        (s.sid[:12], _when(s.created), _when(s.last_seen), s.ip, s.user_agent[:60]) for s in found
+    ]
+    output.table(
+        f"Sessions of {login} in {name}", ("Id", "Started", "Last seen", "Address", "Browser"), rows
+    )
+
+
+@app.command("signout")
+def signout(name: TenantArg, login: LoginArg) -> None:
+    """End every session of a user, on every device."""
+    config = settings()
+    with opened(config, name) as tenant:
+        uid = find_user(tenant, login, "operator signs a user out")
+        ended = revoke_sessions(config, tenant, uid, f"operator signed out uid {uid}")
+    output.say(("Signed out", "bold yellow"), f" {ended} session(s) of '{login}' in '{name}'.")
+
+
+@app.command("reset-mfa")
+def reset_mfa(name: TenantArg, login: LoginArg) -> None:
+    """Remove a user's second factors (lost phone): they enrol again at next sign-in."""
+    config = settings()
+    with opened(config, name) as tenant:
+        uid = find_user(tenant, login, "operator resets a user's second factors")
+        auth = auth_for(config, tenant)
+        auth.mfa.remove_all(uid)
+        auth.devices.forget_trust(uid, None)
+        ended = revoke_sessions(config, tenant, uid, f"second factors of uid {uid} reset")
+    output.say(
+        ("Reset", "bold yellow"),
+        f" the second factors of '{login}' in '{name}'; {ended} session(s) signed out.",
+    )
+
+
+def _when(epoch: float) -> str:
+    import datetime as dt
+
+    return dt.datetime.fromtimestamp(epoch, dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def _group_xmlids(tenant: Tenant) -> dict[int, str]:

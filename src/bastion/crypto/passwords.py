@@ -2,11 +2,17 @@
 
 Parameters follow OWASP's minimum for Argon2id (m=19 MiB, t=2, p=1); one hash costs a few tens
 of milliseconds, which slows offline guessing without making login a denial-of-service lever.
+Hashes imported from Odoo (passlib's `$pbkdf2-sha512$`) verify too, and always need a rehash.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import contextlib
+import hashlib
+import hmac
+import re
 
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import Argon2Error, InvalidHashError
@@ -44,9 +50,12 @@ def hash_password(password: str) -> str:
 def verify_password(password: str, encoded: str) -> None:
     """Return if `password` matches `encoded`; raise `VerificationError` otherwise.
 
-    A malformed or non-Argon2id hash raises the same error as a wrong password, so callers
-    have exactly one failure path to handle.
+    Argon2id and Odoo's PBKDF2 hashes are accepted; anything else, or a malformed hash, raises
+    the same error as a wrong password, so callers have exactly one failure path to handle.
     """
+    if encoded.startswith(_PBKDF2_PREFIX):
+        _verify_pbkdf2(password, encoded)
+        return
     if not encoded.startswith(_PREFIX):
         raise VerificationError("The password did not verify.")
     try:
@@ -69,3 +78,54 @@ def burn_dummy_verify(password: str) -> None:
     """Spend the time of one verification for a login whose account does not exist."""
     with contextlib.suppress(Argon2Error):
         _HASHER.verify(_DUMMY_HASH, password)
+
+
+# Odoo stores passlib's PBKDF2 format: $pbkdf2-<digest>$<rounds>$<salt>$<key>, salt and key in
+# passlib's "adapted base64" (standard alphabet, "." for "+", no padding).
+_PBKDF2_PREFIX = "$pbkdf2-"
+_PBKDF2_KEY_BYTES = {"sha512": 64, "sha256": 32}
+_PBKDF2_FORMAT = re.compile(
+    r"\$pbkdf2-(sha512|sha256)\$([1-9][0-9]{0,7})\$([A-Za-z0-9./]{0,86})\$([A-Za-z0-9./]{43,86})"
+)
+# Threat: a planted hash with a huge round count turning each login into seconds of CPU. Odoo
+# uses 600,000 rounds today (25,000 in older versions); anything outside these bounds is refused.
+_PBKDF2_MIN_ROUNDS = 1_000
+_PBKDF2_MAX_ROUNDS = 10_000_000
+_PBKDF2_MAX_SALT_BYTES = 64
+
+
+def _verify_pbkdf2(password: str, encoded: str) -> None:
+    match = _PBKDF2_FORMAT.fullmatch(encoded)
+    if match is None:
+        raise VerificationError("The password did not verify.")
+    digest, rounds_text, salt_text, key_text = match.groups()
+    rounds = int(rounds_text)
+    salt = _ab64_decode(salt_text)
+    expected = _ab64_decode(key_text)
+    if (
+        not _PBKDF2_MIN_ROUNDS <= rounds <= _PBKDF2_MAX_ROUNDS
+        or salt is None
+        or len(salt) > _PBKDF2_MAX_SALT_BYTES
+        or expected is None
+        or len(expected) != _PBKDF2_KEY_BYTES[digest]
+    ):
+        raise VerificationError("The password did not verify.")
+    try:
+        secret = password.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: no stored hash can have been made from it
+        raise VerificationError("The password did not verify.") from None
+    actual = hashlib.pbkdf2_hmac(digest, secret, salt, rounds, len(expected))
+    if not hmac.compare_digest(actual, expected):
+        raise VerificationError("The password did not verify.")
+
+
+def _ab64_decode(text: str) -> bytes | None:
+    """Decode passlib's adapted base64; None unless `text` is its one canonical encoding."""
+    if len(text) % 4 == 1:
+        return None
+    try:
+        raw = base64.b64decode(text.replace(".", "+") + "=" * (-len(text) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    canonical = base64.b64encode(raw).rstrip(b"=").replace(b"+", b".").decode("ascii")
+    return raw if canonical == text else None

@@ -1,7 +1,7 @@
 """`create_app`: the ASGI application, built from `Settings` when called, never at import.
 
-Layers, outermost first: security headers -> catch-all 500 -> Starlette's routing, whose
-`HTTPException`s (404, 405) become JSON or HTML errors.
+Layers, outermost first: security headers -> catch-all 500 -> trusted hosts -> trusted proxies
+(client address and scheme) -> request size limit -> tenant and session -> CSRF -> routes.
 """
 
 from __future__ import annotations
@@ -12,19 +12,30 @@ from collections.abc import AsyncIterator
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 
 from bastion.bootstrap.app import Services
+from bastion.core.clock import Clock, SystemClock
+from bastion.errors import BastionError
 from bastion.settings import Settings, load_settings
 from bastion.web import pages
-from bastion.web.errors import CatchAllMiddleware, http_error
+from bastion.web.csrf import CsrfMiddleware
+from bastion.web.errors import CatchAllMiddleware, bastion_error, http_error
 from bastion.web.headers import SecurityHeadersMiddleware
 from bastion.web.health import health_endpoint
+from bastion.web.hosts import TrustedHostMiddleware
+from bastion.web.limits import BodySizeLimitMiddleware, BodyTooLarge, body_too_large
+from bastion.web.login_routes import LoginPages
+from bastion.web.proxies import ProxyHeadersMiddleware
+from bastion.web.security_routes import SecurityPages
+from bastion.web.session import SessionMiddleware
+from bastion.web.templating import static_app
 
 
-def create_app(settings: Settings | None = None) -> Starlette:
+def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> Starlette:
     """The Bastion web app for the tenants of `settings.data_dir` (from the environment if None)."""
     settings = load_settings() if settings is None else settings
+    clock = clock or SystemClock()
     services = Services(settings)
 
     @contextlib.asynccontextmanager
@@ -34,16 +45,29 @@ def create_app(settings: Settings | None = None) -> Starlette:
         finally:
             services.close()
 
-    return Starlette(
+    app = Starlette(
         routes=[
             Route("/", pages.home, methods=["GET"]),
-            Route("/web/login", pages.login, methods=["GET"]),
             Route("/healthz", health_endpoint(services), methods=["GET"]),
+            *LoginPages(settings, clock).routes(),
+            *SecurityPages(settings, clock).routes(),
+            Mount("/web/static", app=static_app(), name="static"),
         ],
         middleware=[
             Middleware(SecurityHeadersMiddleware),
             Middleware(CatchAllMiddleware),
+            Middleware(TrustedHostMiddleware, allowed_hosts=settings.allowed_hosts),
+            Middleware(ProxyHeadersMiddleware, trusted=settings.trusted_proxies),
+            Middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes),
+            Middleware(SessionMiddleware, services=services, clock=clock),
+            Middleware(CsrfMiddleware),
         ],
-        exception_handlers={HTTPException: http_error},
+        exception_handlers={
+            BodyTooLarge: body_too_large,
+            HTTPException: http_error,
+            BastionError: bastion_error,
+        },
         lifespan=lifespan,
     )
+    app.state.services = services
+    return app

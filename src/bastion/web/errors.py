@@ -17,6 +17,17 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 log = logging.getLogger(__name__)
 
+#: HTTP status of each `BastionError` code that escapes a route (a route should catch its own).
+STATUS_BY_CODE = {
+    "validation": 400,
+    "access": 403,
+    "missing": 404,
+    "user": 400,
+    "verification": 401,
+    "rate_limit": 429,
+    "tenant": 404,
+}
+
 MESSAGES = {
     404: "There is nothing at this address.",
     405: "This address does not accept that method.",
@@ -24,10 +35,10 @@ MESSAGES = {
 }
 
 
-def error_response(status: int, accept: str) -> Response:
+def error_response(status: int, accept: str, message: str | None = None) -> Response:
     """A JSON error, or a small HTML page for a browser (one that asks for text/html)."""
     phrase = HTTPStatus(status).phrase
-    message = MESSAGES.get(status, phrase + ".")
+    message = message or MESSAGES.get(status, phrase + ".")
     headers = {"cache-control": "no-store"}
     if "text/html" in accept:
         body = (
@@ -48,6 +59,20 @@ async def http_error(request: Request, exc: Exception) -> Response:
         allow = exc.headers.get("Allow")
         if allow:
             response.headers["allow"] = allow
+    return response
+
+
+async def bastion_error(request: Request, exc: Exception) -> Response:
+    """A domain error no route handled: its own one-sentence message, never a traceback."""
+    from bastion.errors import BastionError, RateLimitError
+
+    if not isinstance(exc, BastionError) or exc.code not in STATUS_BY_CODE:
+        log.error("Unmapped error on %s %s", request.method, request.url.path, exc_info=exc)
+        return error_response(500, request.headers.get("accept", ""))
+    status = STATUS_BY_CODE[exc.code]
+    response = error_response(status, request.headers.get("accept", ""), exc.message)
+    if isinstance(exc, RateLimitError):
+        response.headers["retry-after"] = str(exc.retry_after)
     return response
 
 

@@ -1,6 +1,7 @@
 """`SecurityHeadersMiddleware`: the browser-side defences every response carries.
 
-    Content-Security-Policy      no inline script or style, no framing, no foreign form targets
+    Content-Security-Policy      scripts only from this site or with this response's nonce, no
+                                 inline style, no framing, no foreign form targets
                                  (answers XSS injection and clickjacking)
     X-Content-Type-Options       nosniff: a JSON or text body is never run as script
     Referrer-Policy              same-origin: URLs (and tokens in them) stay on this site
@@ -9,7 +10,9 @@
     Cross-Origin-Opener-Policy   same-origin: other windows cannot script ours
     Strict-Transport-Security    only over https (on plain http a browser ignores it anyway)
 
-A header the endpoint set itself is left alone, so a route may tighten its own policy.
+Each request gets a fresh nonce in `scope["state"]["csp_nonce"]` before the app runs, for
+templates to put on their `<script>` tags. A header the endpoint set itself is left alone, so a
+route may tighten its own policy.
 """
 
 from __future__ import annotations
@@ -17,11 +20,16 @@ from __future__ import annotations
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from bastion.crypto.random import token_urlsafe
+
+#: `{nonce}` is replaced by the request's nonce.
 CONTENT_SECURITY_POLICY = (
-    "default-src 'none'; style-src 'self'; img-src 'self'; frame-ancestors 'none'; "
-    "base-uri 'none'; form-action 'self'"
+    "default-src 'none'; script-src 'self' 'nonce-{nonce}'; style-src 'self'; "
+    "img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; "
+    "base-uri 'none'"
 )
 HSTS_TWO_YEARS = 63_072_000
+NONCE_BYTES = 16  # 128 bits: a nonce an injected script cannot guess
 
 
 class SecurityHeadersMiddleware:
@@ -37,8 +45,8 @@ class SecurityHeadersMiddleware:
         if hsts_max_age < 0:
             raise ValueError("hsts_max_age must be zero or more seconds.")
         self.app = app
+        self.csp = content_security_policy
         self.headers: tuple[tuple[str, str], ...] = (
-            ("content-security-policy", content_security_policy),
             ("x-content-type-options", "nosniff"),
             ("referrer-policy", "same-origin"),
             ("permissions-policy", "camera=(), microphone=(), geolocation=()"),
@@ -51,14 +59,18 @@ class SecurityHeadersMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        https = scope.get("scheme") == "https"
+        nonce = token_urlsafe(NONCE_BYTES)
+        scope.setdefault("state", {})["csp_nonce"] = nonce
+        csp = self.csp.replace("{nonce}", nonce)
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
+                headers.setdefault("content-security-policy", csp)
                 for name, value in self.headers:
                     headers.setdefault(name, value)
-                if https:
+                # Read at response time: ProxyHeaders (inside us) may have set it from the proxy.
+                if scope.get("scheme") == "https":
                     headers.setdefault("strict-transport-security", self.hsts)
             await send(message)
 

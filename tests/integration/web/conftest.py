@@ -25,14 +25,14 @@ async def _request(
 
 @pytest.fixture
 def call() -> Get:
-    """`call(app, "GET", "/healthz", headers={...}, base_url="https://bastion.test")`."""
+    """`call(app, "GET", "/healthz", headers={...}, base_url="https://localhost")`."""
 
     def run(
         app: Starlette,
         method: str,
         path: str,
         headers: Mapping[str, str] | None = None,
-        base_url: str = "http://bastion.test",
+        base_url: str = "http://localhost",
     ) -> httpx.Response:
         return asyncio.run(_request(app, method, path, headers or {}, base_url))
 

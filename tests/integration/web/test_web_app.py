@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -10,7 +11,6 @@ import pytest
 from starlette.requests import Request
 from starlette.responses import Response
 
-from bastion import __version__
 from bastion.bootstrap.tenants import create_tenant
 from bastion.settings import Settings
 from bastion.web.app import create_app
@@ -25,10 +25,6 @@ if TYPE_CHECKING:
     Get = Callable[..., httpx.Response]
 
 HEADERS = {
-    "content-security-policy": (
-        "default-src 'none'; style-src 'self'; img-src 'self'; frame-ancestors 'none'; "
-        "base-uri 'none'; form-action 'self'"
-    ),
     "x-content-type-options": "nosniff",
     "referrer-policy": "same-origin",
     "permissions-policy": "camera=(), microphone=(), geolocation=()",
@@ -77,21 +73,28 @@ def test_security_headers_on_every_response(tmp_path: Path, call: Get, path: str
     response = call(create_app(Settings(data_dir=tmp_path)), "GET", path)
     for name, value in HEADERS.items():
         assert response.headers[name] == value, name
+    csp = response.headers["content-security-policy"]
+    assert "default-src 'none'" in csp and "frame-ancestors 'none'" in csp
+    assert re.search(r"script-src 'self' 'nonce-[A-Za-z0-9_-]{22,}'", csp)
     assert "strict-transport-security" not in response.headers  # plain http
 
 
 def test_hsts_is_sent_over_https(tmp_path: Path, call: Get) -> None:
     app = create_app(Settings(data_dir=tmp_path))
-    response = call(app, "GET", "/", base_url="https://bastion.test")
+    response = call(app, "GET", "/", base_url="https://localhost")
     assert response.headers["strict-transport-security"].startswith("max-age=63072000")
 
 
-def test_home_page_says_bastion_is_running(tmp_path: Path, call: Get) -> None:
+def test_home_sends_visitors_to_the_web_client(tmp_path: Path, call: Get) -> None:
     response = call(create_app(Settings(data_dir=tmp_path)), "GET", "/")
-    assert response.status_code == 200
-    assert response.headers["content-type"].startswith("text/html")
-    assert f"Bastion {__version__} is running" in response.text
-    assert "<script" not in response.text and "style=" not in response.text
+    assert response.status_code == 303
+    assert response.headers["location"] == "/web"
+
+
+def test_unknown_host_is_refused(tmp_path: Path, call: Get) -> None:
+    app = create_app(Settings(data_dir=tmp_path))
+    response = call(app, "GET", "/healthz", base_url="http://evil.example")
+    assert response.status_code == 400
 
 
 @pytest.mark.parametrize(
@@ -109,10 +112,17 @@ def test_unknown_path_is_404_without_traceback(
 
 
 def test_wrong_method_is_405_with_allow(tmp_path: Path, call: Get) -> None:
-    response = call(create_app(Settings(data_dir=tmp_path)), "POST", "/healthz")
+    response = call(create_app(Settings(data_dir=tmp_path)), "OPTIONS", "/healthz")
     assert response.status_code == 405
     assert "GET" in response.headers["allow"]
     assert response.json()["error"] == "method_not_allowed"
+
+
+def test_unsafe_method_without_csrf_token_is_refused_before_routing(
+    tmp_path: Path, call: Get
+) -> None:
+    response = call(create_app(Settings(data_dir=tmp_path)), "POST", "/healthz")
+    assert response.status_code == 403
 
 
 def test_unexpected_error_is_generic_500_and_logged(

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from bastion.web.headers import SecurityHeadersMiddleware
+from bastion.web.headers import CONTENT_SECURITY_POLICY, SecurityHeadersMiddleware
 
 
 def test_non_http_scopes_pass_through_untouched() -> None:
@@ -60,3 +60,87 @@ def test_a_header_set_by_the_endpoint_is_kept() -> None:
 def test_bad_options_are_refused(options: dict[str, Any]) -> None:
     with pytest.raises(ValueError):
         SecurityHeadersMiddleware(lambda s, r, c: None, **options)  # type: ignore[arg-type]
+
+
+def _run_http(app: Any, scheme: str = "http") -> tuple[dict[bytes, bytes], dict[str, Any]]:
+    sent: list[dict[str, Any]] = []
+
+    async def send(message: Any) -> None:
+        sent.append(message)
+
+    async def receive() -> Any:
+        return {"type": "http.request"}
+
+    scope: dict[str, Any] = {
+        "type": "http",
+        "scheme": scheme,
+        "method": "GET",
+        "path": "/",
+        "headers": [],
+    }
+    asyncio.run(SecurityHeadersMiddleware(app)(scope, receive, send))
+    return dict(sent[0]["headers"]), scope
+
+
+async def _empty(scope: Any, receive: Any, send: Any) -> None:
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": b""})
+
+
+def test_nonce_is_in_state_before_the_app_runs_and_in_the_csp() -> None:
+    seen: list[str] = []
+
+    async def inner(scope: Any, receive: Any, send: Any) -> None:
+        seen.append(scope["state"]["csp_nonce"])
+        await _empty(scope, receive, send)
+
+    headers, _ = _run_http(inner)
+    (nonce,) = seen
+    assert len(nonce) >= 22  # 16 random bytes
+    assert headers[b"content-security-policy"].decode() == CONTENT_SECURITY_POLICY.replace(
+        "{nonce}", nonce
+    )
+    assert f"script-src 'self' 'nonce-{nonce}'" in headers[b"content-security-policy"].decode()
+
+
+def test_each_request_gets_a_new_nonce() -> None:
+    first, _ = _run_http(_empty)
+    second, _ = _run_http(_empty)
+    assert first[b"content-security-policy"] != second[b"content-security-policy"]
+
+
+def test_csp_forbids_framing_inline_style_and_foreign_targets() -> None:
+    csp = _run_http(_empty)[0][b"content-security-policy"].decode()
+    for directive in (
+        "default-src 'none'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "connect-src 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+        "base-uri 'none'",
+    ):
+        assert directive in csp
+    assert "unsafe-inline" not in csp and "unsafe-eval" not in csp
+
+
+def test_a_csp_set_by_the_endpoint_is_kept() -> None:
+    async def inner(scope: Any, receive: Any, send: Any) -> None:
+        headers = [(b"content-security-policy", b"default-src 'none'")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": b""})
+
+    assert _run_http(inner)[0][b"content-security-policy"] == b"default-src 'none'"
+
+
+def test_hsts_only_over_https() -> None:
+    assert b"strict-transport-security" in _run_http(_empty, "https")[0]
+    assert b"strict-transport-security" not in _run_http(_empty, "http")[0]
+
+
+def test_hsts_follows_a_scheme_set_by_inner_middleware() -> None:
+    async def behind_proxy(scope: Any, receive: Any, send: Any) -> None:
+        scope["scheme"] = "https"  # what ProxyHeadersMiddleware does for a trusted proxy
+        await _empty(scope, receive, send)
+
+    assert b"strict-transport-security" in _run_http(behind_proxy, "http")[0]

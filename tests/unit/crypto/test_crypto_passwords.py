@@ -98,3 +98,29 @@ def test_dummy_hash_costs_what_a_real_hash_costs() -> None:
 @pytest.mark.parametrize("guess", ["", "password", "x" * 256])
 def test_burn_dummy_verify_returns_none(guess: str) -> None:
     burn_dummy_verify(guess)
+
+
+def test_argon2_parameters_are_pinned_to_owasp_minimum() -> None:
+    # OWASP Password Storage Cheat Sheet: Argon2id, m=19456 KiB, t=2, p=1.
+    assert (passwords.MEMORY_COST_KIB, passwords.TIME_COST, passwords.PARALLELISM) == (19456, 2, 1)
+    params = extract_parameters(passwords._DUMMY_HASH)
+    assert (params.memory_cost, params.time_cost, params.parallelism) == (19456, 2, 1)
+    assert params.type is Type.ID
+
+
+def test_verify_accepts_an_odoo_pbkdf2_hash() -> None:
+    # passlib's own test vector; more in test_crypto_pbkdf2.py.
+    verify_password(
+        "password",
+        "$pbkdf2-sha512$1212$RHY0Fr3IDMSVO/RSZyb5ow$eNLfBK.eVozomMr.1gYa17k9B7KIK25NOEshvhrSX."
+        "esqY3s.FvWZViXz4KoLlQI.BzY/YTNJOiKc5gBYFYGww",
+    )
+
+
+def test_verify_rejects_an_odoo_pbkdf2_hash_with_a_wrong_password() -> None:
+    with pytest.raises(VerificationError):
+        verify_password(
+            "passwort",
+            "$pbkdf2-sha512$1212$RHY0Fr3IDMSVO/RSZyb5ow$eNLfBK.eVozomMr.1gYa17k9B7KIK25NOEshvhrSX."
+            "esqY3s.FvWZViXz4KoLlQI.BzY/YTNJOiKc5gBYFYGww",
+        )

@@ -52,6 +52,10 @@ class Groups(Model):
         "res.groups", "res_groups_implied_rel", "gid", "hid", "Implied groups"
     )
     users = relational.Many2many("res.users", "res_groups_users_rel", "gid", "uid", "Users")
+    #: Members must sign in with a second factor (and are sent to enrol until they have one).
+    mfa_required = fields.Boolean("Require two-factor sign-in", default=False)
+    #: The longest lifetime of an API key a member may create; 0 means the default (90 days).
+    key_lifetime_days = fields.Integer("Longest API key lifetime (days)", default=0)
 
 
 class Users(Model):

@@ -1,0 +1,273 @@
+"""Attempt counters in fixed windows, with blocks, shared by every worker process: kept in
+memory (one process, tests), in the tenant's database (the default) or in Redis."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import redis
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from bastion.auth.schema import METADATA
+from bastion.errors import ConfigError
+
+#: How long `purge` keeps a row after its window started, unless told otherwise: longer than
+#: any sensible throttle window, so a purge never forgets a count that still matters.
+PURGE_AFTER = 86_400.0
+
+auth_counter = sa.Table(
+    "auth_counter",
+    METADATA,
+    sa.Column("key", sa.String(255), primary_key=True),
+    sa.Column("count", sa.Integer, nullable=False),
+    sa.Column("window_start", sa.Float, nullable=False),
+    sa.Column("blocked_until", sa.Float, nullable=True),
+)
+
+
+class CounterStore(Protocol):
+    """Counters keyed by strings; times are epoch seconds given by the caller."""
+
+    def hit(self, key: str, now: float, window: float) -> int:
+        """Add one to `key` in a fixed window starting at its first hit; return the new count."""
+
+    def count(self, key: str, now: float, window: float) -> int:
+        """The count of `key` in its current window (0 once the window has ended)."""
+
+    def block(self, key: str, until: float) -> None:
+        """Block `key` until `until`; a block is extended, never shortened (except by reset)."""
+
+    def blocked_until(self, key: str, now: float) -> float | None:
+        """When the block on `key` ends, or None if it is not blocked at `now`."""
+
+    def reset(self, key: str) -> None:
+        """Forget the count and the block of `key`."""
+
+
+@dataclass(slots=True)
+class _Entry:
+    count: int = 0
+    window_start: float = 0.0
+    blocked_until: float | None = None
+
+
+class MemoryCounterStore:
+    """Counters of one process (tests, single-worker tools); thread-safe."""
+
+    def __init__(self) -> None:
+        self._entries: dict[str, _Entry] = {}
+        self._lock = threading.Lock()
+
+    def hit(self, key: str, now: float, window: float) -> int:
+        with self._lock:
+            entry = self._entries.setdefault(key, _Entry())
+            if entry.window_start + window <= now:
+                entry.count, entry.window_start = 0, now
+            entry.count += 1
+            return entry.count
+
+    def count(self, key: str, now: float, window: float) -> int:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None or entry.window_start + window <= now:
+                return 0
+            return entry.count
+
+    def block(self, key: str, until: float) -> None:
+        with self._lock:
+            entry = self._entries.setdefault(key, _Entry())
+            if entry.blocked_until is None or entry.blocked_until < until:
+                entry.blocked_until = until
+
+    def blocked_until(self, key: str, now: float) -> float | None:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None or entry.blocked_until is None or entry.blocked_until <= now:
+                return None
+            return entry.blocked_until
+
+    def reset(self, key: str) -> None:
+        with self._lock:
+            self._entries.pop(key, None)
+
+    def purge(self, now: float, *, older_than: float = PURGE_AFTER) -> int:
+        """Drop entries whose window started `older_than` seconds ago and that block nothing."""
+        with self._lock:
+            dead = [k for k, e in self._entries.items() if _is_dead(e, now, older_than)]
+            for key in dead:
+                del self._entries[key]
+            return len(dead)
+
+
+def _is_dead(entry: _Entry, now: float, older_than: float) -> bool:
+    blocked = entry.blocked_until is not None and entry.blocked_until > now
+    return entry.window_start + older_than <= now and not blocked
+
+
+class SqlCounterStore:
+    """Counters in the `auth_counter` table, each change one atomic upsert.
+
+    Two workers hitting one key at once must not lose a count (that would hand a brute-force
+    run split across workers free attempts): the increment is a single
+    `INSERT ... ON CONFLICT DO UPDATE`, which PostgreSQL and SQLite both apply atomically.
+    """
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self.engine = engine
+        dialect = engine.dialect.name
+        if dialect == "postgresql":
+            self._insert: Any = postgresql.insert
+        elif dialect == "sqlite":
+            self._insert = sqlite.insert
+        else:
+            raise ConfigError(f"Attempt counters cannot be kept in a {dialect} database.")
+
+    def hit(self, key: str, now: float, window: float) -> int:
+        table = auth_counter
+        # In an UPDATE every SET expression reads the row as it was, on both backends.
+        expired = table.c.window_start + window <= now
+        stmt = (
+            self._insert(table)
+            .values(key=key, count=1, window_start=now, blocked_until=None)
+            .on_conflict_do_update(
+                index_elements=[table.c.key],
+                set_={
+                    "count": sa.case((expired, 1), else_=table.c.count + 1),
+                    "window_start": sa.case((expired, now), else_=table.c.window_start),
+                },
+            )
+            .returning(table.c.count)
+        )
+        with self.engine.begin() as conn:
+            return int(conn.execute(stmt).scalar_one())
+
+    def count(self, key: str, now: float, window: float) -> int:
+        row = self._row(key)
+        if row is None or row[1] + window <= now:
+            return 0
+        return row[0]
+
+    def block(self, key: str, until: float) -> None:
+        table = auth_counter
+        current = table.c.blocked_until
+        stmt = (
+            self._insert(table)
+            .values(key=key, count=0, window_start=0.0, blocked_until=until)
+            .on_conflict_do_update(
+                index_elements=[table.c.key],
+                set_={
+                    "blocked_until": sa.case(
+                        ((current.is_(None)) | (current < until), until), else_=current
+                    )
+                },
+            )
+        )
+        with self.engine.begin() as conn:
+            conn.execute(stmt)
+
+    def blocked_until(self, key: str, now: float) -> float | None:
+        row = self._row(key)
+        if row is None or row[2] is None or row[2] <= now:
+            return None
+        return row[2]
+
+    def reset(self, key: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(sa.delete(auth_counter).where(auth_counter.c.key == key))
+
+    def purge(self, now: float, *, older_than: float = PURGE_AFTER) -> int:
+        """Delete rows whose window started `older_than` seconds ago and that block nothing."""
+        table = auth_counter
+        stmt = sa.delete(table).where(
+            table.c.window_start <= now - older_than,
+            sa.or_(table.c.blocked_until.is_(None), table.c.blocked_until <= now),
+        )
+        with self.engine.begin() as conn:
+            return int(conn.execute(stmt).rowcount)
+
+    def _row(self, key: str) -> tuple[int, float, float | None] | None:
+        """(count, window_start, blocked_until) of `key`, if it has a row."""
+        c = auth_counter.c
+        stmt = sa.select(c.count, c.window_start, c.blocked_until).where(c.key == key)
+        # a read-only transaction: on SQLite it does not queue behind writers
+        with self.engine.connect() as raw:
+            conn = raw.execution_options(bastion_readonly=True)
+            with conn.begin():
+                row = conn.execute(stmt).first()
+        if row is None:
+            return None
+        count, start, until = row
+        return int(count), float(start), None if until is None else float(until)
+
+
+# Redis keeps one hash per key: n (count), s (window start), b (blocked until), t (the latest
+# `now` a hit brought). Times come from the callers, not Redis, as everywhere in Bastion; the
+# key's TTL only collects garbage, computed from the stored times and `now`.
+_HIT = """
+local now, window = tonumber(ARGV[1]), tonumber(ARGV[2])
+local f = redis.call('HMGET', KEYS[1], 'n', 's', 'b')
+local n, s, b = tonumber(f[1]), tonumber(f[2]), tonumber(f[3]) or 0
+if s == nil or s + window <= now then
+  n, s = 1, now
+  redis.call('HSET', KEYS[1], 'n', 1, 's', ARGV[1], 't', ARGV[1])
+else
+  n = redis.call('HINCRBY', KEYS[1], 'n', 1)
+  redis.call('HSET', KEYS[1], 't', ARGV[1])
+end
+redis.call('EXPIRE', KEYS[1], math.max(1, math.ceil(math.max(s + window, b) - now) + 1))
+return n
+"""
+
+_BLOCK = """
+local untl = tonumber(ARGV[1])
+local f = redis.call('HMGET', KEYS[1], 'b', 't')
+local b, t = tonumber(f[1]), tonumber(f[2])
+if b == nil or b < untl then
+  redis.call('HSET', KEYS[1], 'b', ARGV[1])
+end
+if t == nil then
+  local clock = redis.call('TIME')
+  t = tonumber(clock[1])
+end
+local ttl = math.max(1, math.ceil(untl - t) + 1)
+if redis.call('TTL', KEYS[1]) < ttl then
+  redis.call('EXPIRE', KEYS[1], ttl)
+end
+"""
+
+
+class RedisCounterStore:
+    """Counters in Redis under `prefix`; each change is one Lua script, so it is atomic."""
+
+    def __init__(self, client: redis.Redis, prefix: str) -> None:
+        self.client = client
+        self.prefix = prefix
+        self._hit = client.register_script(_HIT)
+        self._block = client.register_script(_BLOCK)
+
+    def _key(self, key: str) -> str:
+        return self.prefix + key
+
+    def hit(self, key: str, now: float, window: float) -> int:
+        return int(self._hit(keys=[self._key(key)], args=[repr(float(now)), repr(float(window))]))
+
+    def count(self, key: str, now: float, window: float) -> int:
+        n, s = self.client.hmget(self._key(key), ["n", "s"])
+        if n is None or s is None or float(s) + window <= now:
+            return 0
+        return int(n)
+
+    def block(self, key: str, until: float) -> None:
+        self._block(keys=[self._key(key)], args=[repr(float(until))])
+
+    def blocked_until(self, key: str, now: float) -> float | None:
+        value = self.client.hget(self._key(key), "b")
+        if value is None or float(value) <= now:
+            return None
+        return float(value)
+
+    def reset(self, key: str) -> None:
+        self.client.delete(self._key(key))

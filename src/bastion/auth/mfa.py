@@ -1,0 +1,45 @@
+"""The second factors of a user seen as one: which are enrolled, and removing them all."""
+
+from __future__ import annotations
+
+from bastion.auth.passkeys import Passkeys
+from bastion.auth.recovery import RecoveryCodes
+from bastion.auth.totp import TotpFactor
+
+TOTP = "totp"
+PASSKEY = "passkey"
+RECOVERY = "recovery"
+
+
+class Mfa:
+    """A facade over the TOTP, passkey and recovery-code stores."""
+
+    def __init__(self, totp: TotpFactor, recovery: RecoveryCodes, passkeys: Passkeys) -> None:
+        self.totp = totp
+        self.recovery = recovery
+        self.passkeys = passkeys
+
+    def factors(self, uid: int) -> frozenset[str]:
+        """The factors the user can answer a challenge with: "totp", "passkey", "recovery"."""
+        found: set[str] = set()
+        if self.totp.is_enrolled(uid):
+            found.add(TOTP)
+        if self.passkeys.has_passkey(uid):
+            found.add(PASSKEY)
+        if self.recovery.remaining(uid) > 0:
+            found.add(RECOVERY)
+        return frozenset(found)
+
+    def has_second_factor(self, uid: int) -> bool:
+        """True when a confirmed TOTP app or a passkey is enrolled.
+
+        Recovery codes alone do not count: they are a fallback for a lost factor, and counting
+        them would let a user who never set up a device skip enrolment that a group requires.
+        """
+        return self.totp.is_enrolled(uid) or self.passkeys.has_passkey(uid)
+
+    def remove_all(self, uid: int) -> None:
+        """Remove every second factor of the user (an admin reset, or a lost device)."""
+        self.totp.remove(uid)
+        self.passkeys.remove_all(uid)
+        self.recovery.remove(uid)

@@ -1,0 +1,329 @@
+"""Sign-in pages: password, second factor (TOTP, passkey, recovery code), re-auth, sign-out."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from bastion.auth.login import SignIn
+from bastion.core.clock import Clock
+from bastion.errors import BastionError, RateLimitError, ValidationError, VerificationError
+from bastion.settings import Settings
+from bastion.web.routing_auth import (
+    ENROL_PATHS,
+    Visitor,
+    blocking,
+    error_page,
+    login_redirect,
+    redirect,
+    safe_target,
+)
+
+MAX_FIELD = 4096
+
+
+def _field(form: Any, name: str) -> str:
+    value = form.get(name, "")
+    return value[:MAX_FIELD] if isinstance(value, str) else ""
+
+
+def web_origin(request: Request) -> tuple[str, str]:
+    """WebAuthn's relying-party id (the host name) and origin of this request."""
+    host = request.url.hostname or ""
+    return host, f"{request.url.scheme}://{request.url.netloc}"
+
+
+class LoginPages:
+    def __init__(self, settings: Settings, clock: Clock) -> None:
+        self.clock = clock
+        self.session_seconds = settings.session_absolute_hours * 3600
+
+    def visitor(self, request: Request) -> Visitor:
+        return Visitor(request, self.clock, self.session_seconds)
+
+    def routes(self) -> list[Route]:
+        return [
+            Route("/web/login", self.login_form, methods=["GET"]),
+            Route("/web/login", self.login_submit, methods=["POST"]),
+            Route("/web/login/mfa", self.mfa_form, methods=["GET"]),
+            Route("/web/login/mfa", self.mfa_totp, methods=["POST"]),
+            Route("/web/login/mfa/recovery", self.mfa_recovery, methods=["POST"]),
+            Route("/web/login/mfa/passkey/options", self.passkey_options, methods=["POST"]),
+            Route("/web/login/mfa/passkey", self.passkey_verify, methods=["POST"]),
+            Route("/web/reauth", self.reauth_form, methods=["GET"]),
+            Route("/web/reauth", self.reauth_submit, methods=["POST"]),
+            Route("/web/session/logout", self.logout_form, methods=["GET"]),
+            Route("/web/session/logout", self.logout, methods=["POST"]),
+            Route("/web", self.home, methods=["GET"]),
+        ]
+
+    # -- password ------------------------------------------------------------------------
+
+    async def login_form(self, request: Request) -> Response:
+        v = self.visitor(request)
+        if v.auth is None:
+            return _no_tenant(v)
+        target = safe_target(request.query_params.get("redirect"))
+        if v.signed_in:
+            return redirect(target)
+        return v.page("login.html", login="", redirect=target)
+
+    async def login_submit(self, request: Request) -> Response:
+        v = self.visitor(request)
+        if v.auth is None:
+            return _no_tenant(v)
+        form = await request.form()
+        login, password = _field(form, "login"), _field(form, "password")
+        target = safe_target(_field(form, "redirect"))
+        attempt = v.attempt(login, password)
+        try:
+            signin: SignIn = await blocking(v.auth.login.authenticate, attempt, v.now)
+        except RateLimitError as exc:
+            response = v.page("login.html", 429, login=login, redirect=target, error=exc.message)
+            response.headers["retry-after"] = str(exc.retry_after)
+            return response
+        except VerificationError as exc:
+            return v.page("login.html", 401, login=login, redirect=target, error=exc.message)
+        if v.token:
+            await blocking(v.auth.sessions.revoke, v.token)
+        token, session = await blocking(
+            lambda: v.auth.sessions.create(  # type: ignore[union-attr]
+                signin.uid,
+                v.now,
+                device_id=v.device_id,
+                ip=v.ip,
+                user_agent=v.user_agent,
+                mfa_pending=signin.mfa_pending,
+                persistent=form.get("remember") is not None,
+            )
+        )
+        data = {"target": target, "must_enrol": signin.must_enrol}
+        token, session = await blocking(
+            lambda: v.auth.sessions.rotate(token, v.now, data=data)  # type: ignore[union-attr]
+        )
+        v.issue(token, session)
+        if signin.mfa_pending:
+            return redirect("/web/login/mfa")
+        await blocking(lambda: v.auth.login.completed(signin.uid, attempt, v.now, trust=False))  # type: ignore[union-attr]
+        if signin.must_enrol:
+            return redirect("/web/security?m=enrol_required")
+        return redirect(target)
+
+    # -- second factor -------------------------------------------------------------------
+
+    def _pending(self, v: Visitor) -> bool:
+        return v.auth is not None and v.session is not None and v.session.mfa_pending
+
+    async def mfa_form(self, request: Request) -> Response:
+        v = self.visitor(request)
+        if not self._pending(v):
+            return redirect("/web/login")
+        assert v.auth is not None and v.session is not None
+        factors = await blocking(v.auth.mfa.factors, v.session.uid)
+        return v.page("mfa.html", factors=factors)
+
+    async def _second_factor(
+        self, v: Visitor, kind: str, check: Callable[[], None], trust: bool
+    ) -> Response | None:
+        """Run `check`; on success complete the sign-in and return None, else an error page."""
+        assert v.auth is not None and v.session is not None and v.token is not None
+        auth, session = v.auth, v.session
+        try:
+            keys = await blocking(auth.login.check_factor_throttle, session.uid, v.ip, v.now)
+        except RateLimitError as exc:
+            factors = await blocking(auth.mfa.factors, session.uid)
+            response = v.page("mfa.html", 429, factors=factors, error=exc.message)
+            response.headers["retry-after"] = str(exc.retry_after)
+            return response
+        try:
+            await blocking(check)
+        except (VerificationError, ValidationError, BastionError):
+            await blocking(auth.login.factor_failed, keys, session.uid, v.now, kind)
+            factors = await blocking(auth.mfa.factors, session.uid)
+            return v.page("mfa.html", 401, factors=factors, error="That code did not work.")
+        await blocking(auth.login.factor_passed, keys, session.uid, v.now, kind)
+        token, new = await blocking(
+            lambda: auth.sessions.rotate(
+                v.token or "", v.now, mfa_pending=False, auth_time=v.now.timestamp()
+            )
+        )
+        v.issue(token, new)
+        attempt = v.attempt("", "")
+        await blocking(lambda: auth.login.completed(session.uid, attempt, v.now, trust=trust))
+        return None
+
+    def _after_mfa(self, v: Visitor) -> str:
+        data = v.session.data if v.session else {}
+        return safe_target(str(data.get("target") or "/web"))
+
+    async def mfa_totp(self, request: Request) -> Response:
+        v = self.visitor(request)
+        if not self._pending(v):
+            return redirect("/web/login")
+        assert v.auth is not None and v.session is not None
+        form = await request.form()
+        code = _field(form, "code").replace(" ", "")
+        uid, auth = v.session.uid, v.auth
+        failed = await self._second_factor(
+            v,
+            "totp",
+            lambda: auth.totp.verify(uid, code, v.now),
+            form.get("trust_device") is not None,
+        )
+        return failed or redirect(self._after_mfa(v))
+
+    async def mfa_recovery(self, request: Request) -> Response:
+        v = self.visitor(request)
+        if not self._pending(v):
+            return redirect("/web/login")
+        assert v.auth is not None and v.session is not None
+        form = await request.form()
+        code = _field(form, "recovery_code")
+        uid, auth = v.session.uid, v.auth
+        failed = await self._second_factor(
+            v, "recovery code", lambda: auth.recovery.consume(uid, code, v.now), False
+        )
+        return failed or redirect(self._after_mfa(v))
+
+    async def passkey_options(self, request: Request) -> Response:
+        v = self.visitor(request)
+        if not self._pending(v):
+            return JSONResponse({"error": "Sign in with your password first."}, 401)
+        assert v.auth is not None and v.session is not None and v.token is not None
+        rp_id, _ = web_origin(request)
+        auth, uid, token = v.auth, v.session.uid, v.token
+        try:
+            options, challenge = await blocking(
+                lambda: auth.passkeys.authentication_options(uid, rp_id=rp_id)
+            )
+        except BastionError:
+            return JSONResponse({"error": "You have no passkey for this site."}, 400)
+        await _remember_challenge(v, token, challenge)
+        return JSONResponse({"publicKey": json.loads(options)})
+
+    async def passkey_verify(self, request: Request) -> Response:
+        v = self.visitor(request)
+        if not self._pending(v):
+            return JSONResponse({"error": "Sign in with your password first."}, 401)
+        assert v.auth is not None and v.session is not None
+        body = (await request.body()).decode("utf-8", "replace")
+        rp_id, origin = web_origin(request)
+        challenge = await _take_challenge(v)
+        auth, uid = v.auth, v.session.uid
+        failed = await self._second_factor(
+            v,
+            "passkey",
+            lambda: auth.passkeys.verify_authentication(
+                uid, body, challenge=challenge, rp_id=rp_id, origin=origin, now=v.now
+            ),
+            False,
+        )
+        if failed is not None:
+            return JSONResponse({"error": "The passkey was not accepted."}, failed.status_code)
+        return JSONResponse({"redirect": self._after_mfa(v)})
+
+    # -- re-authentication, sign-out, home -----------------------------------------------
+
+    async def reauth_form(self, request: Request) -> Response:
+        v = self.visitor(request)
+        if not v.signed_in:
+            return login_redirect(request)
+        target = safe_target(request.query_params.get("next"), "/web/security")
+        return v.page("reauth.html", next=target)
+
+    async def reauth_submit(self, request: Request) -> Response:
+        v = self.visitor(request)
+        if not v.signed_in:
+            return login_redirect(request)
+        assert v.auth is not None and v.session is not None
+        form = await request.form()
+        target = safe_target(_field(form, "next"), "/web/security")
+        auth, uid = v.auth, v.session.uid
+        try:
+            await blocking(
+                auth.login.verify_current_password, uid, _field(form, "password"), v.ip, v.now
+            )
+        except RateLimitError as exc:
+            response = v.page("reauth.html", 429, next=target, error=exc.message)
+            response.headers["retry-after"] = str(exc.retry_after)
+            return response
+        except VerificationError as exc:
+            return v.page("reauth.html", 401, next=target, error=exc.message)
+        token, session = await blocking(
+            lambda: auth.sessions.rotate(v.token or "", v.now, auth_time=v.now.timestamp())
+        )
+        v.issue(token, session)
+        return redirect(target)
+
+    async def logout_form(self, request: Request) -> Response:
+        v = self.visitor(request)
+        if v.session is None:
+            return redirect("/web/login")
+        return v.page("home.html", confirm_logout=True)
+
+    async def logout(self, request: Request) -> Response:
+        v = self.visitor(request)
+        if v.auth is not None and v.token:
+            await blocking(v.auth.sessions.revoke, v.token)
+        v.clear()
+        return redirect("/web/login?m=logged_out")
+
+    async def home(self, request: Request) -> Response:
+        v = self.visitor(request)
+        if not v.signed_in:
+            return login_redirect(request)
+        if v.session is not None and v.session.data.get("must_enrol"):
+            return redirect("/web/security?m=enrol_required")
+        return v.page("home.html")
+
+
+def enrolment_guard(v: Visitor) -> bool:
+    """True if this signed-in user must enrol first and the path is not an enrolment page."""
+    if v.session is None or not v.session.data.get("must_enrol"):
+        return False
+    return not v.request.url.path.startswith(ENROL_PATHS)
+
+
+async def _remember_challenge(v: Visitor, token: str, challenge: str) -> None:
+    assert v.auth is not None and v.session is not None
+    auth, session = v.auth, v.session
+    data = {**session.data, "webauthn": challenge}
+    new = _replace(session, data=data)
+    await blocking(auth.sessions.update, token, new)
+
+
+async def _take_challenge(v: Visitor) -> str:
+    """The pending WebAuthn challenge, removed before use: a challenge answers once, which is
+    all that stops a replayed assertion from authenticators whose counter stays at zero."""
+    assert v.auth is not None and v.session is not None and v.token is not None
+    auth, session, token = v.auth, v.session, v.token
+    challenge = str(session.data.get("webauthn") or "")
+    if challenge:
+        data = {k: val for k, val in session.data.items() if k != "webauthn"}
+        new = _replace(session, data=data)
+        await blocking(auth.sessions.update, token, new)
+        v.session = new
+    return challenge
+
+
+def _replace(session: Any, **changes: Any) -> Any:
+    import dataclasses
+
+    return dataclasses.replace(session, **changes)
+
+
+def _no_tenant(v: Visitor) -> Response:
+    return error_page(
+        v,
+        404,
+        "No database here",
+        "This address serves no database, or several: open /web/login?db=NAME.",
+    )
+
+
+Page = Callable[[Request], Awaitable[Response]]

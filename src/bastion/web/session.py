@@ -1,0 +1,150 @@
+"""`SessionMiddleware`: which tenant, which session, which device a browser request belongs to.
+
+It puts into the scope's state, for the routes and the CSRF check below it:
+
+    tenant          the tenant's name, or None (no tenant or several for this host)
+    auth            that tenant's `TenantAuth`
+    session         the live `Session`, or None;  session_token: its cookie value
+    device_id       the long-lived device cookie (a random id; set here when missing)
+    csrf_expected   the session's token, or for anonymous visitors one bound to a pre-session
+                    cookie: a cross-site page can neither read that cookie nor compute the token
+
+Routes ask for cookie changes through `state["set_session"] = (token, persistent)` or
+`state["clear_session"] = True`; the cookies are written here, when the response starts.
+"""
+
+from __future__ import annotations
+
+import logging
+from http.cookies import SimpleCookie
+from typing import Any
+
+from anyio import to_thread
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from bastion.bootstrap.app import Services
+from bastion.core.clock import Clock, SystemClock
+from bastion.crypto.random import token_urlsafe
+from bastion.errors import BastionError, VerificationError
+
+log = logging.getLogger(__name__)
+
+SESSION_COOKIE = "session_id"  # Odoo's name: its client libraries send it back as is
+DEVICE_COOKIE = "bastion_device"
+PRE_COOKIE = "bastion_pre"
+DB_COOKIE = "bastion_db"
+DEVICE_MAX_AGE = 400 * 24 * 3600  # the longest lifetime browsers accept
+LOOPBACK = ("127.0.0.1", "::1", "localhost")
+
+
+class SessionMiddleware:
+    def __init__(self, app: ASGIApp, services: Services, clock: Clock | None = None) -> None:
+        self.app = app
+        self.services = services
+        self.clock: Clock = clock or SystemClock()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        state: dict[str, Any] = scope.setdefault("state", {})
+        cookies = _cookies(scope)
+        tenant = await to_thread.run_sync(self._tenant, scope, cookies)
+        state["tenant"] = tenant
+        state["auth"] = None
+        state["session"] = None
+        state["session_token"] = None
+        token = cookies.get(SESSION_COOKIE)
+        clear = False
+        if tenant is not None:
+            state["auth"] = await to_thread.run_sync(self.services.auth, tenant)
+            if token:
+                try:
+                    state["session"] = await to_thread.run_sync(
+                        state["auth"].sessions.load, token, self.clock.now()
+                    )
+                    state["session_token"] = token
+                except VerificationError:
+                    clear = True
+        new_device = DEVICE_COOKIE not in cookies or not _sane(cookies[DEVICE_COOKIE])
+        state["device_id"] = token_urlsafe(32) if new_device else cookies[DEVICE_COOKIE]
+        new_pre = PRE_COOKIE not in cookies or not _sane(cookies[PRE_COOKIE])
+        pre = token_urlsafe(32) if new_pre else cookies[PRE_COOKIE]
+        session = state["session"]
+        if session is not None:
+            state["csrf_expected"] = session.csrf_token
+        else:
+            state["csrf_expected"] = self.services.keys.signer("csrf-pre").sign(pre.encode())
+        secure = _secure(scope)
+
+        async def send_with_cookies(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                attrs = "; Path=/; HttpOnly; SameSite=Lax" + ("; Secure" if secure else "")
+                if new_device:
+                    headers.append(
+                        "set-cookie",
+                        f"{DEVICE_COOKIE}={state['device_id']}; Max-Age={DEVICE_MAX_AGE}{attrs}",
+                    )
+                if new_pre:
+                    headers.append("set-cookie", f"{PRE_COOKIE}={pre}{attrs}")
+                if tenant is not None and _cookies(scope).get(DB_COOKIE) != tenant:
+                    headers.append("set-cookie", f"{DB_COOKIE}={tenant}{attrs}")
+                issued = state.get("set_session")
+                if issued is not None:
+                    new_token, max_age = issued
+                    age = f"; Max-Age={max_age}" if max_age else ""
+                    headers.append("set-cookie", f"{SESSION_COOKIE}={new_token}{age}{attrs}")
+                elif clear or state.get("clear_session"):
+                    headers.append("set-cookie", f"{SESSION_COOKIE}=; Max-Age=0{attrs}")
+                if issued is not None or state.get("session") is not None:
+                    # Pages of a signed-in user must not sit in shared or back-button caches.
+                    headers.setdefault("cache-control", "no-store")
+            await send(message)
+
+        await self.app(scope, receive, send_with_cookies)
+
+    def _tenant(self, scope: Scope, cookies: dict[str, str]) -> str | None:
+        host = dict(scope.get("headers") or []).get(b"host", b"").decode("latin-1")
+        try:
+            names = self.services.tenants_for_host(host)
+        except BastionError:
+            return None
+        if len(names) == 1:
+            return names[0]
+        wanted = _query_db(scope) or cookies.get(DB_COOKIE)
+        return wanted if wanted in names else None
+
+
+def _cookies(scope: Scope) -> dict[str, str]:
+    raw = dict(scope.get("headers") or []).get(b"cookie", b"").decode("latin-1")
+    jar: SimpleCookie = SimpleCookie()
+    try:
+        jar.load(raw)
+    except Exception:  # a malformed Cookie header: treat as no cookies at all
+        return {}
+    return {key: morsel.value for key, morsel in jar.items()}
+
+
+def _query_db(scope: Scope) -> str | None:
+    from urllib.parse import parse_qs
+
+    values = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("db")
+    return values[0] if values else None
+
+
+def _sane(value: str) -> bool:
+    return 20 <= len(value) <= 100 and value.replace("-", "").replace("_", "").isalnum()
+
+
+def _secure(scope: Scope) -> bool:
+    """Secure cookies, except over plain http from a loopback peer (a developer's machine).
+
+    A TLS proxy on the same machine must be listed in BASTION_TRUSTED_PROXIES, so that its
+    X-Forwarded-Proto makes the scheme https here and the cookies Secure.
+    """
+    if scope.get("scheme") == "https":
+        return True
+    client = scope.get("client")
+    return not (client and client[0] in LOOPBACK)
