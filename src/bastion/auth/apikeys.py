@@ -18,6 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from bastion.auth.schema import METADATA
+from bastion.core.database import reading
 from bastion.core.registry import MODEL_NAME
 from bastion.crypto.digest import constant_time_equal, sha256_hex
 from bastion.crypto.random import token_bytes, token_urlsafe
@@ -162,7 +163,7 @@ class ApiKeys:
         if match is None:
             raise VerificationError(INVALID)
         t = auth_api_key
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             row = conn.execute(sa.select(t).where(t.c.prefix == match.group(1))).first()
         # Compare hashes in constant time: a timing leak would let an attacker who knows a
         # prefix learn the stored hash byte by byte (useless alone, but cheap to deny).
@@ -203,7 +204,7 @@ class ApiKeys:
         """The keys of `uid` not revoked, expired ones included (flagged), newest first."""
         at = _epoch(now)
         t = auth_api_key
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             rows = conn.execute(
                 sa.select(t)
                 .where(t.c.uid == uid, t.c.revoked.is_(None))

@@ -11,6 +11,7 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from bastion.auth.schema import METADATA
+from bastion.core.database import reading
 from bastion.crypto.digest import sha256_hex
 from bastion.errors import ValidationError
 
@@ -55,7 +56,7 @@ class Devices:
     def is_known(self, uid: int, device_id: str) -> bool:
         """Whether `uid` has completed a sign-in from this device before."""
         t = auth_device
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             found = conn.execute(
                 sa.select(t.c.id).where(t.c.uid == uid, t.c.device_hash == _hash(device_id))
             ).first()
@@ -82,7 +83,7 @@ class Devices:
 
     def is_trusted(self, uid: int, device_id: str, now: datetime) -> bool:
         t = auth_device
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             until = conn.execute(
                 sa.select(t.c.trusted_until).where(
                     t.c.uid == uid, t.c.device_hash == _hash(device_id)
@@ -123,7 +124,7 @@ class Devices:
         """The devices of `uid`, most recently seen first."""
         t = auth_device
         at = _epoch(now)
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             rows = conn.execute(
                 sa.select(t).where(t.c.uid == uid).order_by(t.c.last_seen.desc(), t.c.id.desc())
             ).all()

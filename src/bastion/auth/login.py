@@ -20,6 +20,7 @@ from bastion.auth.devices import Devices
 from bastion.auth.mfa import Mfa
 from bastion.auth.policy import PasswordPolicy
 from bastion.auth.throttle import LoginThrottle, ThrottleKeys
+from bastion.core.database import reading
 from bastion.core.events import AuditEvent
 from bastion.core.tenant import Tenant
 from bastion.crypto.passwords import (
@@ -200,7 +201,7 @@ class LoginFlow:
 
     def find_user(self, login: str) -> UserRow | None:
         table = self.tenant.registry["res.users"]._table
-        with self.tenant.engine.connect() as conn:
+        with reading(self.tenant.engine) as conn:
             rows = conn.execute(
                 sa.select(
                     table.c.id,
@@ -229,9 +230,17 @@ class LoginFlow:
             bool(chosen.active),
         )
 
+    def is_active(self, uid: int) -> bool:
+        """One primary-key read: sessions and keys of a disabled user stop working at once."""
+        table = self.tenant.registry["res.users"]._table
+        with reading(self.tenant.engine) as conn:
+            active = conn.execute(sa.select(table.c.active).where(table.c.id == uid)).scalar()
+            conn.rollback()
+        return bool(active)
+
     def get_user(self, uid: int) -> UserRow:
         table = self.tenant.registry["res.users"]._table
-        with self.tenant.engine.connect() as conn:
+        with reading(self.tenant.engine) as conn:
             row = conn.execute(
                 sa.select(table.c.login).where(table.c.id == uid, table.c.active.is_(True))
             ).first()
@@ -257,7 +266,7 @@ class LoginFlow:
         ids = sorted(self.group_ids(uid))
         if not ids:
             return []
-        with self.tenant.engine.connect() as conn:
+        with reading(self.tenant.engine) as conn:
             rows = conn.execute(
                 sa.select(groups.c.mfa_required, groups.c.key_lifetime_days).where(
                     groups.c.id.in_(ids)

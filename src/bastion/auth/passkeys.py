@@ -30,6 +30,7 @@ from webauthn.helpers.structs import (
 )
 
 from bastion.auth.schema import METADATA
+from bastion.core.database import reading
 from bastion.crypto.random import token_bytes
 from bastion.errors import MissingError, ValidationError, VerificationError
 
@@ -213,7 +214,7 @@ class Passkeys:
         if credential_id != raw_id:  # the decoder skips stray characters: insist on one spelling
             raise ValidationError("The passkey response is malformed.")
         t = PASSKEY_TABLE
-        with self._engine.connect() as conn:
+        with reading(self._engine) as conn:
             row = (
                 conn.execution_options(bastion_readonly=True)
                 .execute(
@@ -257,7 +258,7 @@ class Passkeys:
     def list_for_user(self, uid: int) -> list[PasskeyInfo]:
         """The user's passkeys, oldest first."""
         t = PASSKEY_TABLE
-        with self._engine.connect() as conn:
+        with reading(self._engine) as conn:
             rows = (
                 conn.execution_options(bastion_readonly=True)
                 .execute(
@@ -298,7 +299,7 @@ class Passkeys:
                     conn.execute(sa.insert(t).values(uid=uid, user_handle=handle))
         except sa.exc.IntegrityError:
             # Two first registrations at once: the other one made the handle; use it.
-            with self._engine.connect() as conn:
+            with reading(self._engine) as conn:
                 handle = conn.execute(sa.select(t.c.user_handle).where(t.c.uid == uid)).scalar()
             if handle is None:
                 raise
@@ -306,7 +307,7 @@ class Passkeys:
 
     def _descriptors(self, uid: int) -> list[PublicKeyCredentialDescriptor]:
         t = PASSKEY_TABLE
-        with self._engine.connect() as conn:
+        with reading(self._engine) as conn:
             rows = (
                 conn.execution_options(bastion_readonly=True)
                 .execute(
@@ -334,7 +335,7 @@ class Passkeys:
         if not isinstance(sent, str):
             return False
         t = PASSKEY_USER_TABLE
-        with self._engine.connect() as conn:
+        with reading(self._engine) as conn:
             handle = (
                 conn.execution_options(bastion_readonly=True)
                 .execute(sa.select(t.c.user_handle).where(t.c.uid == uid))

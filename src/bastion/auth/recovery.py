@@ -10,6 +10,7 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from bastion.auth.schema import METADATA
+from bastion.core.database import reading
 from bastion.crypto.digest import keyed_digest
 from bastion.crypto.random import token_bytes
 from bastion.errors import ConfigError, VerificationError
@@ -105,7 +106,7 @@ class RecoveryCodes:
     def remaining(self, uid: int) -> int:
         """How many unused codes the user has left."""
         t = RECOVERY_TABLE
-        with self._engine.connect() as conn:
+        with reading(self._engine) as conn:
             count = (
                 conn.execution_options(bastion_readonly=True)
                 .execute(

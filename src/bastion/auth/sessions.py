@@ -18,6 +18,7 @@ import redis
 import sqlalchemy as sa
 
 from bastion.auth.schema import METADATA
+from bastion.core.database import reading
 from bastion.crypto.digest import sha256_hex
 from bastion.crypto.random import token_bytes, token_urlsafe
 from bastion.errors import ConfigError, ValidationError, VerificationError
@@ -169,7 +170,7 @@ class SqlSessionStore:
 
     def get(self, token_hash: str) -> Session | None:
         t = auth_session
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             payload = conn.execute(
                 sa.select(t.c.payload).where(t.c.token_hash == token_hash)
             ).scalar_one_or_none()
@@ -182,7 +183,7 @@ class SqlSessionStore:
 
     def by_user(self, uid: int) -> list[tuple[str, Session]]:
         t = auth_session
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             rows = conn.execute(sa.select(t.c.token_hash, t.c.payload).where(t.c.uid == uid))
             return [(row.token_hash, decode_session(row.payload)) for row in rows]
 

@@ -11,6 +11,7 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from bastion.auth.schema import METADATA
+from bastion.core.database import reading
 from bastion.crypto.sealing import Sealer
 from bastion.crypto.totp import new_totp_secret, verify_totp_at
 from bastion.errors import ValidationError, VerificationError
@@ -123,7 +124,7 @@ class TotpFactor:
     def is_enrolled(self, uid: int) -> bool:
         """True when the user has a confirmed authenticator app."""
         t = TOTP_TABLE
-        with self._engine.connect() as conn:
+        with reading(self._engine) as conn:
             confirmed = (
                 conn.execution_options(bastion_readonly=True)
                 .execute(sa.select(t.c.confirmed).where(t.c.uid == uid))
@@ -138,7 +139,7 @@ class TotpFactor:
 
     def _state(self, uid: int) -> _State | None:
         t = TOTP_TABLE
-        with self._engine.connect() as conn:
+        with reading(self._engine) as conn:
             row = (
                 conn.execution_options(bastion_readonly=True)
                 .execute(

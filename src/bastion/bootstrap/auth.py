@@ -9,6 +9,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from bastion.auth.apiauth import ApiAuthenticator
 from bastion.auth.apikeys import ApiKeys
 from bastion.auth.counters import CounterStore, RedisCounterStore, SqlCounterStore
 from bastion.auth.devices import Devices
@@ -65,6 +66,7 @@ class TenantAuth:
     passkeys: Passkeys
     mfa: Mfa
     policy: PasswordPolicy
+    api: ApiAuthenticator
 
 
 def redis_client(url: str) -> Any:
@@ -101,8 +103,19 @@ def build_tenant_auth(
     flow = LoginFlow(
         tenant, throttle=LoginThrottle(counters), devices=devices, mfa=mfa, policy=policy
     )
+    apikeys = ApiKeys(engine)
     return TenantAuth(
-        tenant, sessions, flow, devices, ApiKeys(engine), totp, recovery, passkeys, mfa, policy
+        tenant,
+        sessions,
+        flow,
+        devices,
+        apikeys,
+        totp,
+        recovery,
+        passkeys,
+        mfa,
+        policy,
+        ApiAuthenticator(flow, apikeys),
     )
 
 

@@ -59,4 +59,9 @@ def _print_welcome(config: Settings) -> None:
             output.say(f"  demo tenant '{info.name}': logins {logins}; passwords in {credentials}")
         else:
             output.say(f"  tenant '{info.name}' ({info.backend}): users via `bastion users list`")
-    output.say(f"Health: {url}/healthz. The sign-in page and the API arrive in later releases.")
+    output.say(f"Sign in at {url}/web/login (health: {url}/healthz).")
+    if config.host not in ("127.0.0.1", "localhost", "::1"):
+        output.warn(
+            "Listening beyond loopback: set BASTION_ALLOWED_HOSTS to the names clients use "
+            "(and BASTION_TRUSTED_PROXIES for a TLS proxy), or every request gets 400."
+        )

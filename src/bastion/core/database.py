@@ -7,8 +7,10 @@ foreign keys enforced.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import sqlite3
+from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -83,6 +85,14 @@ def _on_sqlite_begin(conn: sa.Connection) -> None:
         conn.exec_driver_sql("BEGIN")
     else:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+@contextlib.contextmanager
+def reading(engine: sa.Engine) -> Iterator[sa.Connection]:
+    """A connection for reads only: on SQLite it does not take the write lock, so readers
+    (session checks, sign-in lookups) never queue behind writers."""
+    with engine.connect() as conn:
+        yield conn.execution_options(bastion_readonly=True)
 
 
 def sqlite_engine(path: Path) -> sa.Engine:

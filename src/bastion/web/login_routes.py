@@ -23,13 +23,23 @@ from bastion.web.routing_auth import (
     redirect,
     safe_target,
 )
+from bastion.web.session import secure_cookies
 
 MAX_FIELD = 4096
+INSECURE = (
+    "This connection is not encrypted, so signing in is refused: use https "
+    "(an administrator sets up TLS and BASTION_TRUSTED_PROXIES)."
+)
 
 
 def _field(form: Any, name: str) -> str:
     value = form.get(name, "")
     return value[:MAX_FIELD] if isinstance(value, str) else ""
+
+
+def plain_http_from_afar(request: Request) -> bool:
+    """Plain http from a non-loopback client: the case where Secure cookies are required."""
+    return request.url.scheme != "https" and secure_cookies(request.scope)
 
 
 def web_origin(request: Request) -> tuple[str, str]:
@@ -71,7 +81,8 @@ class LoginPages:
         target = safe_target(request.query_params.get("redirect"))
         if v.signed_in:
             return redirect(target)
-        return v.page("login.html", login="", redirect=target)
+        error = INSECURE if plain_http_from_afar(request) else None
+        return v.page("login.html", login="", redirect=target, error=error)
 
     async def login_submit(self, request: Request) -> Response:
         v = self.visitor(request)
@@ -80,6 +91,10 @@ class LoginPages:
         form = await request.form()
         login, password = _field(form, "login"), _field(form, "password")
         target = safe_target(_field(form, "redirect"))
+        if plain_http_from_afar(request):
+            # A password over plain http crosses the network readable; and the Secure session
+            # cookie would not come back anyway. Refuse before looking at the password.
+            return v.page("login.html", 400, login=login, redirect=target, error=INSECURE)
         attempt = v.attempt(login, password)
         try:
             signin: SignIn = await blocking(v.auth.login.authenticate, attempt, v.now)

@@ -110,7 +110,9 @@ class ProxyHeadersMiddleware:
         if client:
             # The client's port is not forwarded: 0 says unknown.
             scope["client"] = (ip, client[1] if ip == str(peer) else 0)
-        scope.setdefault("state", {})["client_ip"] = ip
+        state = scope.setdefault("state", {})
+        state["client_ip"] = ip
+        state["peer_ip"] = str(peer) if peer is not None else ""
         if peer is not None and _is_trusted(peer, self.trusted) and protos:
             # The rightmost value was set by the proxy next to us; only two values mean anything.
             proto = protos[-1].strip().lower()

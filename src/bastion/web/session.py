@@ -23,7 +23,9 @@ from anyio import to_thread
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from bastion.auth.sessions import Session
 from bastion.bootstrap.app import Services
+from bastion.bootstrap.auth import TenantAuth
 from bastion.core.clock import Clock, SystemClock
 from bastion.crypto.random import token_urlsafe
 from bastion.errors import BastionError, VerificationError
@@ -60,13 +62,11 @@ class SessionMiddleware:
         if tenant is not None:
             state["auth"] = await to_thread.run_sync(self.services.auth, tenant)
             if token:
-                try:
-                    state["session"] = await to_thread.run_sync(
-                        state["auth"].sessions.load, token, self.clock.now()
-                    )
-                    state["session_token"] = token
-                except VerificationError:
+                session = await to_thread.run_sync(self._load, state["auth"], token)
+                if session is None:
                     clear = True
+                else:
+                    state["session"], state["session_token"] = session, token
         new_device = DEVICE_COOKIE not in cookies or not _sane(cookies[DEVICE_COOKIE])
         state["device_id"] = token_urlsafe(32) if new_device else cookies[DEVICE_COOKIE]
         new_pre = PRE_COOKIE not in cookies or not _sane(cookies[PRE_COOKIE])
@@ -76,7 +76,7 @@ class SessionMiddleware:
             state["csrf_expected"] = session.csrf_token
         else:
             state["csrf_expected"] = self.services.keys.signer("csrf-pre").sign(pre.encode())
-        secure = _secure(scope)
+        secure = secure_cookies(scope)
 
         async def send_with_cookies(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -104,6 +104,17 @@ class SessionMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_cookies)
+
+    def _load(self, auth: TenantAuth, token: str) -> Session | None:
+        """The live session of an active user, or None (and a disabled user's is ended)."""
+        try:
+            session = auth.sessions.load(token, self.clock.now())
+        except VerificationError:
+            return None
+        if not auth.login.is_active(session.uid):
+            auth.sessions.revoke(token)
+            return None
+        return session
 
     def _tenant(self, scope: Scope, cookies: dict[str, str]) -> str | None:
         host = dict(scope.get("headers") or []).get(b"host", b"").decode("latin-1")
@@ -138,13 +149,17 @@ def _sane(value: str) -> bool:
     return 20 <= len(value) <= 100 and value.replace("-", "").replace("_", "").isalnum()
 
 
-def _secure(scope: Scope) -> bool:
+def secure_cookies(scope: Scope) -> bool:
     """Secure cookies, except over plain http from a loopback peer (a developer's machine).
 
-    A TLS proxy on the same machine must be listed in BASTION_TRUSTED_PROXIES, so that its
-    X-Forwarded-Proto makes the scheme https here and the cookies Secure.
+    The peer is the socket's, before any forwarded address: a proxy on this machine that
+    terminates TLS must be in BASTION_TRUSTED_PROXIES and send X-Forwarded-Proto, so that the
+    scheme here is https and the cookies Secure.
     """
     if scope.get("scheme") == "https":
         return True
-    client = scope.get("client")
-    return not (client and client[0] in LOOPBACK)
+    peer = scope.get("state", {}).get("peer_ip")
+    if peer is None:
+        client = scope.get("client")
+        peer = client[0] if client else ""
+    return peer not in LOOPBACK
