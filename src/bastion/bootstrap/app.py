@@ -14,6 +14,7 @@ from typing import Any
 
 from bastion.bootstrap.auth import AuthKeys, TenantAuth, build_tenant_auth, redis_client
 from bastion.bootstrap.tenants import MANIFEST, open_tenant
+from bastion.core.clock import Clock
 from bastion.core.tenant import Tenant
 from bastion.settings import Settings
 
@@ -23,8 +24,9 @@ log = logging.getLogger(__name__)
 class Services:
     """The tenants of one data directory, opened on demand and shared by the requests."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, clock: Clock | None = None) -> None:
         self.settings = settings
+        self.clock = clock
         self._tenants: dict[str, Tenant] = {}
         self._auth: dict[str, TenantAuth] = {}
         self._lock = threading.Lock()
@@ -52,7 +54,7 @@ class Services:
                 self._keys = AuthKeys.load(self.settings)
             if self._redis is None and self.settings.redis_url:
                 self._redis = redis_client(self.settings.redis_url)
-            found = build_tenant_auth(self.settings, tenant, self._keys, self._redis)
+            found = build_tenant_auth(self.settings, tenant, self._keys, self._redis, purge=True)
             self._auth[name] = found
             return found
 
@@ -74,7 +76,7 @@ class Services:
         with self._lock:
             tenant = self._tenants.get(name)
             if tenant is None:
-                tenant = open_tenant(self.settings, name)
+                tenant = open_tenant(self.settings, name, clock=self.clock)
                 self._tenants[name] = tenant
             return tenant
 

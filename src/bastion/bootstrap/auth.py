@@ -76,7 +76,12 @@ def redis_client(url: str) -> Any:
 
 
 def build_tenant_auth(
-    settings: Settings, tenant: Tenant, keys: AuthKeys, redis: Any | None = None
+    settings: Settings,
+    tenant: Tenant,
+    keys: AuthKeys,
+    redis: Any | None = None,
+    *,
+    purge: bool = False,
 ) -> TenantAuth:
     create_auth_tables(tenant.engine)
     engine: sa.Engine = tenant.engine
@@ -89,6 +94,11 @@ def build_tenant_auth(
     else:
         counters = SqlCounterStore(engine)
         store = SqlSessionStore(engine)
+        if purge:
+            # Expired rows would otherwise pile up: clear them as each worker starts.
+            now = tenant.clock.now()
+            counters.purge(now.timestamp())
+            store.purge(now)
     sessions = SessionManager(
         store,
         idle=timedelta(minutes=settings.session_idle_minutes),

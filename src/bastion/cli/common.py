@@ -16,7 +16,9 @@ def settings() -> Settings:
 
 
 def base_url(config: Settings) -> str:
-    host = f"[{config.host}]" if ":" in config.host else config.host
+    # `localhost` rather than 127.0.0.1: browsers refuse an IP address as a passkey's site.
+    host = "localhost" if config.host in ("127.0.0.1", "::1") else config.host
+    host = f"[{host}]" if ":" in host else host
     return f"http://{host}:{config.port}"
 
 

@@ -36,7 +36,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     """The Bastion web app for the tenants of `settings.data_dir` (from the environment if None)."""
     settings = load_settings() if settings is None else settings
     clock = clock or SystemClock()
-    services = Services(settings)
+    services = Services(settings, clock)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -13,7 +14,9 @@ from bastion.core.clock import FixedClock
 from bastion.crypto.totp import totp_code_at
 from bastion.errors import AccessError, RateLimitError, VerificationError
 from bastion.settings import Settings
-from conftest import TenantFactory
+
+if TYPE_CHECKING:
+    from conftest import TenantFactory
 
 PASSWORD = "correct horse battery staple 42"
 IP = "198.51.100.7"

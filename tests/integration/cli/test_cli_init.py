@@ -33,7 +33,7 @@ def test_init_without_password_file_prints_generated_password_once(cli: Cli) -> 
     (password,) = cli.printed_passwords(result)
     assert len(password) >= 20
     assert (result.stdout + result.stderr).count(password) == 1
-    assert "http://127.0.0.1:8069" in result.stdout
+    assert "http://localhost:8069" in result.stdout
     cli.assert_password("acme", "root", password)
 
 

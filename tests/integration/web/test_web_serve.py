@@ -59,5 +59,5 @@ def test_serve_answers_healthz_until_terminated(tmp_path: Path) -> None:
     # uvicorn shuts down cleanly, then re-raises the signal so the exit status tells of it.
     assert server.returncode in (0, -signal.SIGTERM), err
     assert "Application shutdown complete" in err
-    assert f"http://127.0.0.1:{port}" in out
+    assert f"http://localhost:{port}" in out
     assert "Traceback" not in out + err
