@@ -33,8 +33,16 @@ INSECURE = (
 
 
 def _field(form: Any, name: str) -> str:
+    # One past the limit: the auth layer must see that an over-long password is over-long
+    # (and refuse it unhashed) rather than check its first 4,096 characters.
     value = form.get(name, "")
-    return value[:MAX_FIELD] if isinstance(value, str) else ""
+    return value[: MAX_FIELD + 1] if isinstance(value, str) else ""
+
+
+async def read_form(request: Request) -> dict[str, str]:
+    """The form's text fields; uploaded files are ignored and closed (no temp files linger)."""
+    async with request.form() as form:
+        return {key: value for key, value in form.multi_items() if isinstance(value, str)}
 
 
 def plain_http_from_afar(request: Request) -> bool:
@@ -88,7 +96,7 @@ class LoginPages:
         v = self.visitor(request)
         if v.auth is None:
             return _no_tenant(v)
-        form = await request.form()
+        form = await read_form(request)
         login, password = _field(form, "login"), _field(form, "password")
         target = safe_target(_field(form, "redirect"))
         if plain_http_from_afar(request):
@@ -181,7 +189,7 @@ class LoginPages:
         if not self._pending(v):
             return redirect("/web/login")
         assert v.auth is not None and v.session is not None
-        form = await request.form()
+        form = await read_form(request)
         code = _field(form, "code").replace(" ", "")
         uid, auth = v.session.uid, v.auth
         failed = await self._second_factor(
@@ -197,7 +205,7 @@ class LoginPages:
         if not self._pending(v):
             return redirect("/web/login")
         assert v.auth is not None and v.session is not None
-        form = await request.form()
+        form = await read_form(request)
         code = _field(form, "recovery_code")
         uid, auth = v.session.uid, v.auth
         failed = await self._second_factor(
@@ -256,7 +264,7 @@ class LoginPages:
         if not v.signed_in:
             return login_redirect(request)
         assert v.auth is not None and v.session is not None
-        form = await request.form()
+        form = await read_form(request)
         target = safe_target(_field(form, "next"), "/web/security")
         auth, uid = v.auth, v.session.uid
         try:

@@ -103,7 +103,7 @@ def safe_target(target: str | None, default: str = "/web") -> str:
         not target
         or not target.startswith("/")
         or target.startswith(("//", "/\\"))
-        or any(c in target for c in "\r\n\\")
+        or any(c == "\\" or ord(c) < 0x20 or ord(c) == 0x7F for c in target)
     ):
         return default
     return target

@@ -17,7 +17,7 @@ from bastion.auth.apikeys import KeyScope
 from bastion.core.clock import Clock
 from bastion.errors import BastionError, RateLimitError, ValidationError, VerificationError
 from bastion.settings import Settings
-from bastion.web.login_routes import _field, _take_challenge, web_origin
+from bastion.web.login_routes import _field, _take_challenge, read_form, web_origin
 from bastion.web.routing_auth import Visitor, blocking, login_redirect, redirect
 
 MAX_PASSKEY_NAME = 80
@@ -102,7 +102,7 @@ class SecurityPages:
         if v is None:
             return login_redirect(request)
         assert v.auth is not None and v.session is not None
-        sid = _field(await request.form(), "sid")
+        sid = _field(await read_form(request), "sid")
         auth, uid = v.auth, v.session.uid
         # revoke_sid only matches sessions of this user: another user's sid is "not found".
         if not await blocking(auth.sessions.revoke_sid, uid, sid):
@@ -136,7 +136,7 @@ class SecurityPages:
         if v is None:
             return login_redirect(request)
         assert v.auth is not None and v.session is not None
-        form = await request.form()
+        form = await read_form(request)
         auth, uid = v.auth, v.session.uid
         try:
             await blocking(
@@ -193,7 +193,7 @@ class SecurityPages:
             return login_redirect(request)
         assert v.auth is not None and v.session is not None
         auth, uid = v.auth, v.session.uid
-        code = _field(await request.form(), "code").replace(" ", "")
+        code = _field(await read_form(request), "code").replace(" ", "")
         try:
             keys = await blocking(auth.login.check_factor_throttle, uid, v.ip, v.now)
             await blocking(auth.totp.confirm, uid, code, v.now)
@@ -297,7 +297,7 @@ class SecurityPages:
             return gate
         assert v.auth is not None and v.session is not None
         auth, uid = v.auth, v.session.uid
-        raw = _field(await request.form(), "passkey_id")
+        raw = _field(await read_form(request), "passkey_id")
         if not raw.isdigit():
             return await self._page(v, 400, error="Choose a passkey to remove.")
         try:
@@ -317,7 +317,7 @@ class SecurityPages:
             return gate
         assert v.auth is not None and v.session is not None
         auth, uid = v.auth, v.session.uid
-        form = await request.form()
+        form = await read_form(request)
         models = tuple(m.strip() for m in _field(form, "models").split(",") if m.strip())
         days_text = _field(form, "days") or "30"
         if not days_text.isdigit() or int(days_text) < 1:
@@ -349,7 +349,7 @@ class SecurityPages:
             return login_redirect(request)
         assert v.auth is not None and v.session is not None
         auth, uid = v.auth, v.session.uid
-        raw = _field(await request.form(), "key_id")
+        raw = _field(await read_form(request), "key_id")
         if not raw.isdigit():
             return await self._page(v, 400, error="Choose a key to revoke.")
         try:
