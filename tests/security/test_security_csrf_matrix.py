@@ -57,9 +57,21 @@ def _exempt_prefixes(app: Starlette) -> tuple[str, ...]:
 _CSRF = CsrfMiddleware(PlainTextResponse("unused"), _exempt_prefixes(APP))
 EXEMPT = [r for r in ROUTES if _CSRF.is_exempt(r.path)]
 CHECKED = [r for r in ROUTES if not _CSRF.is_exempt(r.path)]
-#: Routes under an exempt prefix, each reviewed: it authenticates every call by credentials in
-#: the call (API key, password), never by the session cookie alone. None exists yet.
-REVIEWED_EXEMPT: frozenset[str] = frozenset()
+#: Routes under an exempt prefix, each reviewed. Either it authenticates every call by
+#: credentials in the call (API key or password: XML-RPC, JSON-RPC, /json/2, REST), or it uses
+#: the session cookie but accepts only `Content-Type: application/json`, which a cross-site
+#: form cannot send without a CORS preflight (Odoo's /web/dataset and /web/session routes;
+#: tests/integration/web/test_web_rpc_* prove the refusal of other content types).
+REVIEWED_EXEMPT: frozenset[str] = frozenset(
+    {
+        "POST /api/v1/x", "DELETE /api/v1/x/x", "PATCH /api/v1/x/x", "PUT /api/v1/x/x",
+        "DELETE /json/2/x", "PATCH /json/2/x", "POST /json/2/x", "PUT /json/2/x",
+        "POST /json/2/x/x", "POST /jsonrpc", "POST /xmlrpc/2/x", "POST /xmlrpc/x",
+        # cookie-authenticated, JSON only:
+        "POST /web/dataset/call_kw", "POST /web/dataset/call_kw/x",
+        "POST /web/session/authenticate", "POST /web/webclient/version_info",
+    }
+)  # fmt: skip
 #: Paths a visitor posts to before having a session: their token is the pre-session one.
 ANONYMOUS = frozenset({"/web/login"})
 #: What a forged request would try on each route; the others get an empty form.

@@ -132,8 +132,11 @@ class LoginFlow:
             attempt.device_id and self.devices.is_trusted(user.uid, attempt.device_id, now)
         )
         must_enrol = not enrolled and self.mfa_required(user.uid)
-        self._record(now, user.uid, "password verified", login)
-        return SignIn(user.uid, enrolled and not trusted, must_enrol, factors)
+        pending = enrolled and not trusted
+        if pending:
+            # Otherwise `completed` follows at once and its entry says it all: one write less.
+            self._record(now, user.uid, "password verified", login)
+        return SignIn(user.uid, pending, must_enrol, factors)
 
     def completed(self, uid: int, attempt: Attempt, now: datetime, *, trust: bool) -> None:
         """Every factor passed: the device joins the user's history (and trust, if asked)."""

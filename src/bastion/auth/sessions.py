@@ -331,6 +331,7 @@ class SessionManager:
         user_agent: str,
         mfa_pending: bool,
         persistent: bool,
+        data: Mapping[str, Any] | None = None,
     ) -> tuple[str, Session]:
         """Start a session for `uid` (just proved a password); return (token, session)."""
         at = _epoch(now)
@@ -347,7 +348,7 @@ class SessionManager:
                 ip=ip,
                 user_agent=_clip(user_agent),
                 csrf_token=token_urlsafe(32),
-                data={},
+                data=dict(data or {}),
             )
         )
         token = token_urlsafe(32)

@@ -122,7 +122,9 @@ class LoginThrottle:
     def succeeded(self, keys: ThrottleKeys, now: datetime) -> None:
         """Clear the account bucket. The IP and network ones stay: an attacker who owns one
         account must not wipe their address's record by signing into it."""
-        self.store.reset(keys.account)
+        # Most sign-ins follow no failure: a read spares them a write (and a lock on SQLite).
+        if self.store.count(keys.account, now.timestamp(), self.window) > 0:
+            self.store.reset(keys.account)
 
     def delay(self, failures: int, limit: int) -> float:
         """Seconds to block a bucket that has counted `failures` against `limit`."""

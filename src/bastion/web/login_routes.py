@@ -114,6 +114,7 @@ class LoginPages:
             return v.page("login.html", 401, login=login, redirect=target, error=exc.message)
         if v.token:
             await blocking(v.auth.sessions.revoke, v.token)
+        data = {"target": target, "must_enrol": signin.must_enrol}
         token, session = await blocking(
             lambda: v.auth.sessions.create(  # type: ignore[union-attr]
                 signin.uid,
@@ -123,11 +124,8 @@ class LoginPages:
                 user_agent=v.user_agent,
                 mfa_pending=signin.mfa_pending,
                 persistent=form.get("remember") is not None,
+                data=data,
             )
-        )
-        data = {"target": target, "must_enrol": signin.must_enrol}
-        token, session = await blocking(
-            lambda: v.auth.sessions.rotate(token, v.now, data=data)  # type: ignore[union-attr]
         )
         v.issue(token, session)
         if signin.mfa_pending:
