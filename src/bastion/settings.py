@@ -37,6 +37,8 @@ class Settings:
     session_absolute_hours: int = 12
     password_min_length: int = 12
     max_body_bytes: int = 10 * 1024 * 1024
+    #: Whether `/xmlrpc/2/db` `list` names the tenants (Odoo's list_db): off by default.
+    list_db: bool = False
 
     @property
     def tenants_dir(self) -> Path:
@@ -84,7 +86,17 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         session_absolute_hours=_int(env, "BASTION_SESSION_ABSOLUTE_HOURS", 12, 1, 24 * 30),
         password_min_length=_int(env, "BASTION_PASSWORD_MIN_LENGTH", 12, 8, 256),
         max_body_bytes=_int(env, "BASTION_MAX_BODY_BYTES", 10 * 1024 * 1024, 1024, 1 << 30),
+        list_db=_flag(env, "BASTION_LIST_DB"),
     )
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    text = env.get(name, "").strip().lower()
+    if text in ("", "0", "false", "no", "off"):
+        return False
+    if text in ("1", "true", "yes", "on"):
+        return True
+    raise ConfigError(f"{name} must be true or false.")
 
 
 def parse_networks(text: str) -> tuple[IPNetwork, ...]:

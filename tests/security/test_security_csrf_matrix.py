@@ -70,6 +70,7 @@ REVIEWED_EXEMPT: frozenset[str] = frozenset(
         # cookie-authenticated, JSON only:
         "POST /web/dataset/call_kw", "POST /web/dataset/call_kw/x",
         "POST /web/session/authenticate", "POST /web/webclient/version_info",
+        "POST /web/session/get_session_info", "POST /web/session/destroy",
     }
 )  # fmt: skip
 #: Paths a visitor posts to before having a session: their token is the pre-session one.

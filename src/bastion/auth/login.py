@@ -16,6 +16,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from bastion.auth.admission import HashGate
 from bastion.auth.devices import Devices
 from bastion.auth.mfa import Mfa
 from bastion.auth.policy import PasswordPolicy
@@ -84,8 +85,10 @@ class LoginFlow:
         devices: Devices,
         mfa: Mfa,
         policy: PasswordPolicy,
+        gate: HashGate | None = None,
     ) -> None:
         self.tenant = tenant
+        self.gate = gate or HashGate()
         self.throttle = throttle
         self.devices = devices
         self.mfa = mfa
@@ -115,11 +118,14 @@ class LoginFlow:
             or len(password) > MAX_PASSWORD_INPUT
         ):
             if password and len(password) <= MAX_PASSWORD_INPUT:
-                burn_dummy_verify(password)
+                with self.gate.admit(priority=False):
+                    burn_dummy_verify(password)
             self._fail(keys, now, None if user is None else user.uid, login)
         assert user is not None and user.password is not None  # narrowed by the branch above
         try:
-            verify_password(password, user.password)
+            # A device that signed in as this user before goes ahead of the crowd.
+            with self.gate.admit(priority=known):
+                verify_password(password, user.password)
         except VerificationError:
             self._fail(keys, now, user.uid, login)
         self.throttle.succeeded(keys, now)
@@ -176,7 +182,8 @@ class LoginFlow:
         try:
             if not current or len(current) > MAX_PASSWORD_INPUT or not user.password:
                 raise VerificationError(WRONG_CREDENTIALS)
-            verify_password(current, user.password)
+            with self.gate.admit(priority=True):  # a signed-in user
+                verify_password(current, user.password)
         except VerificationError:
             self.throttle.failed(keys, now)
             raise VerificationError("The current password is wrong.") from None
@@ -194,7 +201,8 @@ class LoginFlow:
         try:
             if not password or len(password) > MAX_PASSWORD_INPUT or not user.password:
                 raise VerificationError(WRONG_CREDENTIALS)
-            verify_password(password, user.password)
+            with self.gate.admit(priority=True):  # a signed-in user
+                verify_password(password, user.password)
         except VerificationError:
             self.throttle.failed(keys, now)
             raise VerificationError("The password is wrong.") from None

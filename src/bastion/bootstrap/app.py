@@ -12,6 +12,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from bastion.auth.admission import HashGate
 from bastion.bootstrap.auth import AuthKeys, TenantAuth, build_tenant_auth, redis_client
 from bastion.bootstrap.tenants import MANIFEST, open_tenant
 from bastion.core.clock import Clock
@@ -32,6 +33,8 @@ class Services:
         self._lock = threading.Lock()
         self._keys: AuthKeys | None = None
         self._redis: Any | None = None
+        # One gate for the process: every tenant's sign-ins share the same cores.
+        self._gate = HashGate()
 
     def tenants_for_host(self, host: str) -> list[str]:
         """The tenants `BASTION_DBFILTER` lets this host reach (Odoo's `%h` and `%d`)."""
@@ -54,7 +57,9 @@ class Services:
                 self._keys = AuthKeys.load(self.settings)
             if self._redis is None and self.settings.redis_url:
                 self._redis = redis_client(self.settings.redis_url)
-            found = build_tenant_auth(self.settings, tenant, self._keys, self._redis, purge=True)
+            found = build_tenant_auth(
+                self.settings, tenant, self._keys, self._redis, purge=True, gate=self._gate
+            )
             self._auth[name] = found
             return found
 

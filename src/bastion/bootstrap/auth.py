@@ -9,6 +9,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from bastion.auth.admission import HashGate
 from bastion.auth.apiauth import ApiAuthenticator
 from bastion.auth.apikeys import ApiKeys
 from bastion.auth.counters import CounterStore, RedisCounterStore, SqlCounterStore
@@ -82,6 +83,7 @@ def build_tenant_auth(
     redis: Any | None = None,
     *,
     purge: bool = False,
+    gate: HashGate | None = None,
 ) -> TenantAuth:
     create_auth_tables(tenant.engine)
     engine: sa.Engine = tenant.engine
@@ -111,7 +113,12 @@ def build_tenant_auth(
     mfa = Mfa(totp, recovery, passkeys)
     policy = PasswordPolicy(min_length=settings.password_min_length)
     flow = LoginFlow(
-        tenant, throttle=LoginThrottle(counters), devices=devices, mfa=mfa, policy=policy
+        tenant,
+        throttle=LoginThrottle(counters),
+        devices=devices,
+        mfa=mfa,
+        policy=policy,
+        gate=gate,
     )
     apikeys = ApiKeys(engine)
     return TenantAuth(

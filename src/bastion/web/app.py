@@ -27,6 +27,8 @@ from bastion.web.hosts import TrustedHostMiddleware
 from bastion.web.limits import BodySizeLimitMiddleware, BodyTooLarge, body_too_large
 from bastion.web.login_routes import LoginPages
 from bastion.web.proxies import ProxyHeadersMiddleware
+from bastion.web.records.routes import records_routes
+from bastion.web.rpc.routes import rpc_routes
 from bastion.web.security_routes import SecurityPages
 from bastion.web.session import SessionMiddleware
 from bastion.web.templating import static_app
@@ -51,6 +53,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             Route("/healthz", health_endpoint(services), methods=["GET"]),
             *LoginPages(settings, clock).routes(),
             *SecurityPages(settings, clock).routes(),
+            *records_routes(settings, clock),
+            *rpc_routes(settings, clock, list_db=settings.list_db),
             Mount("/web/static", app=static_app(), name="static"),
         ],
         middleware=[

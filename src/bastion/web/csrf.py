@@ -41,6 +41,8 @@ DEFAULT_EXEMPT = (
     "/json/2/",
     "/api/v1/",
     "/web/session/authenticate",
+    "/web/session/get_session_info",
+    "/web/session/destroy",
     "/web/dataset/",
     "/web/webclient/",
 )

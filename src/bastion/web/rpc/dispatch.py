@@ -23,7 +23,7 @@ READ_METHODS = frozenset(
      "check_access_rights"}
 )  # fmt: skip
 #: Keyword arguments Odoo clients send that carry no meaning here (context is applied apart).
-IGNORED_KWARGS = frozenset({"context"})
+IGNORED_KWARGS = frozenset({"context", "load"})
 #: Context keys a remote caller may set; everything else in a context is dropped.
 ALLOWED_CONTEXT = frozenset({"active_test", "lang", "tz"})
 
@@ -51,6 +51,7 @@ def execute_kw(  # noqa: PLR0917 - Odoo's own execute_kw(model, method, args, kw
     for name in IGNORED_KWARGS & kwargs.keys():
         kwargs.pop(name)
     _check_signature(getattr(cls, method), model, method, args, kwargs)
+    args, kwargs = _false_means_unset(getattr(cls, method), args, kwargs)
     with tenant.transaction(readonly=method in READ_METHODS) as tx:
         env = tx.env(identity.uid, context=context)
         return getattr(env[model], method)(*args, **kwargs)
@@ -91,6 +92,19 @@ def _check_signature(
         raise ValidationError(
             f"Wrong arguments for {model}.{method}: {_short(str(exc), 120)}."
         ) from None
+
+
+def _false_means_unset(
+    function: Any, args: list[Any], kwargs: dict[str, Any]
+) -> tuple[list[Any], dict[str, Any]]:
+    """XML-RPC has no null, so Odoo clients send False for an optional argument they leave
+    out (`search(domain, 0, False, False)`): a parameter whose default is None takes None."""
+    signature = inspect.signature(function)
+    bound = signature.bind(None, *args, **kwargs)
+    for name, value in bound.arguments.items():
+        if value is False and signature.parameters[name].default is None:
+            bound.arguments[name] = None
+    return list(bound.args[1:]), dict(bound.kwargs)
 
 
 def _verb(method: str) -> str:

@@ -1,0 +1,73 @@
+"""`HashGate`: how many password hashes run at once, and who goes first when they queue.
+
+Throttles cap what one address or network may try, but a stuffing campaign spread over
+thousands of networks stays under every cap, and each attempt costs an Argon2id hash. Without
+admission control those hashes queue with the real users' and sign-in slows to the attack's
+pace. The gate runs at most `slots` hashes per process; attempts from a device already known
+for that login go first; the others wait in a short, bounded line and are turned away (429 with
+Retry-After) when it is full or they waited too long. Returning users then wait for at most
+the hashes already running, whatever the flood; a new device shares the attacker's line.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from collections.abc import Iterator
+
+from bastion.errors import ConfigError, RateLimitError
+
+BUSY = "The server is busy with sign-ins; try again in a few seconds."
+
+
+class HashGate:
+    def __init__(
+        self, slots: int | None = None, *, max_waiting: int = 8, max_wait: float = 2.0
+    ) -> None:
+        slots = slots if slots is not None else max(1, os.cpu_count() or 1)
+        if slots < 1 or max_waiting < 0 or max_wait <= 0:
+            raise ConfigError("A hash gate needs at least one slot and a positive wait.")
+        self.slots = slots
+        self.max_waiting = max_waiting
+        self.max_wait = max_wait
+        self._running = 0
+        self._priority_waiting = 0
+        self._waiting = 0
+        self._cond = threading.Condition()
+
+    @contextlib.contextmanager
+    def admit(self, *, priority: bool) -> Iterator[None]:
+        """Hold a slot for one hash; raise `RateLimitError` if an ordinary attempt cannot get one.
+
+        Waits are bounded by wall-clock time on purpose: this is load shedding inside one
+        process, not a rule about the user's time (which always comes in as a parameter).
+        """
+        with self._cond:
+            if priority:
+                self._priority_waiting += 1
+                try:
+                    while self._running >= self.slots:
+                        self._cond.wait()
+                finally:
+                    self._priority_waiting -= 1
+            else:
+                if self._waiting >= self.max_waiting and self._running >= self.slots:
+                    raise RateLimitError(BUSY, retry_after=2)
+                self._waiting += 1
+                try:
+                    admitted = self._cond.wait_for(self._free_for_ordinary, self.max_wait)
+                finally:
+                    self._waiting -= 1
+                if not admitted:
+                    raise RateLimitError(BUSY, retry_after=2)
+            self._running += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._running -= 1
+                self._cond.notify_all()
+
+    def _free_for_ordinary(self) -> bool:
+        return self._running < self.slots and self._priority_waiting == 0

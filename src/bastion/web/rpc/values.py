@@ -1,0 +1,72 @@
+"""Values across the wire: results in Odoo's spelling, and a depth limit on what callers send.
+
+Odoo clients expect `False` where a value is empty (XML-RPC has no null), dates as
+`YYYY-MM-DD` strings, date-times as `YYYY-MM-DD HH:MM:SS` in UTC, money as floats, and
+binary data as base64 text. Incoming data is plain JSON-ish values (XML-RPC's `base64` becomes
+base64 text again); nesting deeper than `MAX_DEPTH` is refused before anything runs, so a
+payload cannot exhaust the stack of code that walks it.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+from bastion.errors import ValidationError
+
+#: Deepest nesting of lists and objects accepted in a call (a domain nests at most 32 levels).
+MAX_DEPTH = 40
+#: XML 1.0 cannot carry these control characters (all below 32 but tab, newline, return).
+_CONTROL = dict.fromkeys(set(range(32)) - {9, 10, 13})
+
+
+def to_odoo(value: Any, *, xml: bool = False) -> Any:
+    """`value` (a result of the ORM) as Odoo clients read it; `xml` also drops characters
+    XML cannot carry (as Odoo does, or the client's parser fails on the whole reply)."""
+    if value is None:
+        return False
+    if isinstance(value, str):
+        return value.translate(_CONTROL) if xml else value
+    if isinstance(value, bool | int | float):
+        return value
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(dt.UTC).replace(tzinfo=None)
+        return value.strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, bytes | bytearray):
+        return base64.b64encode(value).decode("ascii")
+    if isinstance(value, Mapping):
+        return {str(k): to_odoo(v, xml=xml) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [to_odoo(v, xml=xml) for v in value]
+    raise TypeError(f"cannot send a {type(value).__name__} to an RPC client")
+
+
+def from_wire(value: Any) -> Any:
+    """An incoming XML-RPC value as the ORM takes it: `base64` payloads become base64 text."""
+    if isinstance(value, bytes | bytearray):
+        return base64.b64encode(value).decode("ascii")
+    if isinstance(value, list):
+        return [from_wire(v) for v in value]
+    if isinstance(value, dict):
+        return {k: from_wire(v) for k, v in value.items()}
+    return value
+
+
+def check_depth(value: Any, limit: int = MAX_DEPTH) -> None:
+    """Raise `ValidationError` if lists and objects nest deeper than `limit`. Iterative."""
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, list | tuple | dict):
+            if depth >= limit:
+                raise ValidationError(f"The call nests lists or objects deeper than {limit}.")
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
