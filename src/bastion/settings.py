@@ -37,6 +37,8 @@ class Settings:
     session_absolute_hours: int = 12
     password_min_length: int = 12
     max_body_bytes: int = 10 * 1024 * 1024
+    #: Worker processes serving on this machine (set by `bastion serve --workers`).
+    workers: int = 1
     #: Whether `/xmlrpc/2/db` `list` names the tenants (Odoo's list_db): off by default.
     list_db: bool = False
 
@@ -87,6 +89,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         password_min_length=_int(env, "BASTION_PASSWORD_MIN_LENGTH", 12, 8, 256),
         max_body_bytes=_int(env, "BASTION_MAX_BODY_BYTES", 10 * 1024 * 1024, 1024, 1 << 30),
         list_db=_flag(env, "BASTION_LIST_DB"),
+        workers=_int(env, "BASTION_WORKERS", 1, 1, 64),
     )
 
 

@@ -21,11 +21,16 @@ from bastion.errors import ConfigError, RateLimitError
 BUSY = "The server is busy with sign-ins; try again in a few seconds."
 
 
+def default_slots(workers: int = 1) -> int:
+    """One process's share of the cores when `workers` processes serve on this machine."""
+    return max(1, (os.cpu_count() or 1) // max(1, workers))
+
+
 class HashGate:
     def __init__(
-        self, slots: int | None = None, *, max_waiting: int = 8, max_wait: float = 2.0
+        self, slots: int | None = None, *, max_waiting: int = 32, max_wait: float = 5.0
     ) -> None:
-        slots = slots if slots is not None else max(1, os.cpu_count() or 1)
+        slots = slots if slots is not None else default_slots()
         if slots < 1 or max_waiting < 0 or max_wait <= 0:
             raise ConfigError("A hash gate needs at least one slot and a positive wait.")
         self.slots = slots

@@ -12,7 +12,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from bastion.auth.admission import HashGate
+from bastion.auth.admission import HashGate, default_slots
 from bastion.bootstrap.auth import AuthKeys, TenantAuth, build_tenant_auth, redis_client
 from bastion.bootstrap.tenants import MANIFEST, open_tenant
 from bastion.core.clock import Clock
@@ -34,7 +34,7 @@ class Services:
         self._keys: AuthKeys | None = None
         self._redis: Any | None = None
         # One gate for the process: every tenant's sign-ins share the same cores.
-        self._gate = HashGate()
+        self._gate = HashGate(default_slots(settings.workers))
 
     def tenants_for_host(self, host: str) -> list[str]:
         """The tenants `BASTION_DBFILTER` lets this host reach (Odoo's `%h` and `%d`)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 from typing import Annotated
 
 import typer
@@ -32,6 +33,8 @@ def serve(
         port=config.port if port is None else port,
     )
     _print_welcome(config)
+    # Each worker sizes its password-hashing gate to its share of the cores.
+    os.environ["BASTION_WORKERS"] = str(workers)
     uvicorn.run(
         APP_FACTORY,  # an import string: each worker builds its own app (no shared state)
         factory=True,

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from bastion.core.orm_read import check_ids, ensure_readable
-from bastion.core.relational import Many2many, One2many, _X2many
+from bastion.core.relational import MAX_ID, Many2many, One2many, _X2many
 from bastion.errors import ValidationError
 
 if TYPE_CHECKING:
@@ -48,6 +48,10 @@ def normalize(f: _X2many, value: Any) -> list[Command]:
         arg = cmd[1] if len(cmd) > 1 else 0
         extra = cmd[2] if len(cmd) > 2 else None
         if code in (1, 2, 3, 4) and (isinstance(arg, bool) or not isinstance(arg, int) or arg <= 0):
+            raise f.invalid(f"command {code} needs a record id")
+        if code in (1, 2, 3, 4) and arg > MAX_ID:
+            if code == 3:
+                continue  # unlinking an id that cannot exist unlinks nothing (as in Odoo)
             raise f.invalid(f"command {code} needs a record id")
         if code in (0, 1) and not isinstance(extra, Mapping):
             raise f.invalid(f"command {code} needs a mapping of values")

@@ -15,7 +15,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from bastion.core import domain as dom
 from bastion.core.fields import Boolean, Field, check_text
-from bastion.core.relational import Many2many, Many2one, One2many, _X2many
+from bastion.core.relational import MAX_ID, Many2many, Many2one, One2many, _X2many
 from bastion.errors import ValidationError
 
 if TYPE_CHECKING:
@@ -135,7 +135,7 @@ class DomainCompiler:
         if value is None or value is False:
             return None
         if f.name == "id" or isinstance(f, Many2one):
-            if isinstance(value, bool) or not isinstance(value, int):
+            if isinstance(value, bool) or not isinstance(value, int) or abs(value) > MAX_ID:
                 raise ValidationError(
                     f"Domain value for '{leaf.path}' must be a record id, not {value!r:.40}."
                 )

@@ -16,7 +16,7 @@ from bastion.core import domain as dom
 from bastion.core.fields import Field
 from bastion.core.idlist import id_in
 from bastion.core.order import parse_order
-from bastion.core.relational import Binary, Many2many, Many2one, One2many, Password
+from bastion.core.relational import MAX_ID, Binary, Many2many, Many2one, One2many, Password
 from bastion.errors import MissingError, ValidationError
 
 if TYPE_CHECKING:
@@ -34,7 +34,7 @@ def check_ids(ids: Sequence[int] | int) -> list[int]:
     out: list[int] = []
     seen: set[int] = set()
     for i in items:
-        if isinstance(i, bool) or not isinstance(i, int) or i <= 0:
+        if isinstance(i, bool) or not isinstance(i, int) or not 0 < i <= MAX_ID:
             raise ValidationError(f"{i!r:.40} is not a valid record id.")
         if i not in seen:
             seen.add(i)

@@ -8,13 +8,17 @@ from typing import Any, ClassVar
 
 import sqlalchemy as sa
 
-from bastion.core.fields import Field
+from bastion.core.fields import INT32_MAX, Field
 
 ONDELETE = frozenset({"set null", "restrict", "cascade"})
 
 
+#: Ids are 32-bit (Odoo's too): PostgreSQL's integer columns refuse more with a driver error.
+MAX_ID = INT32_MAX
+
+
 def _positive_id(field: Field, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_ID:
         raise field.invalid("expects a record id (a positive whole number)")
     return value
 

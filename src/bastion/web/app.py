@@ -28,6 +28,7 @@ from bastion.web.limits import BodySizeLimitMiddleware, BodyTooLarge, body_too_l
 from bastion.web.login_routes import LoginPages
 from bastion.web.proxies import ProxyHeadersMiddleware
 from bastion.web.records.routes import records_routes
+from bastion.web.rest.routes import rest_routes
 from bastion.web.rpc.routes import rpc_routes
 from bastion.web.security_routes import SecurityPages
 from bastion.web.session import SessionMiddleware
@@ -55,6 +56,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             *SecurityPages(settings, clock).routes(),
             *records_routes(settings, clock),
             *rpc_routes(settings, clock, list_db=settings.list_db),
+            *rest_routes(settings, clock),
             Mount("/web/static", app=static_app(), name="static"),
         ],
         middleware=[
