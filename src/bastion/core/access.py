@@ -91,6 +91,7 @@ class AccessPolicy:
         on_denied: Callable[[str, str, str], None],
         *,
         elevated: bool = False,
+        memo: dict[Any, Any] | None = None,
     ) -> None:
         self.registry = registry
         self.data = data
@@ -98,7 +99,10 @@ class AccessPolicy:
         self.company_ids = company_ids
         self.elevated = elevated or user is None
         self._on_denied = on_denied
-        self._rule_cache: dict[tuple[str, str], dom.Node] = {}
+        #: What is derived from this policy alone (rule trees, compiled rule conditions), kept
+        #: by key. Shared by every policy of the same user, companies and access data, when
+        #: the caller can tell them apart (see `AccessCache.memo`); never for an elevated one.
+        self.memo: dict[Any, Any] = {} if memo is None or self.elevated else memo
 
     @property
     def group_ids(self) -> frozenset[int]:
@@ -161,8 +165,8 @@ class AccessPolicy:
         """The combined rule tree restricting `operation` on `model` for this user."""
         if self.elevated or self.user is None:
             return dom.TRUE
-        key = (model, operation)
-        cached = self._rule_cache.get(key)
+        key = ("rule", model, operation)
+        cached: dom.Node | None = self.memo.get(key)
         if cached is not None:
             return cached
         global_nodes: list[dom.Node] = []
@@ -178,7 +182,7 @@ class AccessPolicy:
         if group_nodes:
             global_nodes.append(dom.or_(group_nodes))
         node = dom.and_(global_nodes)
-        self._rule_cache[key] = node
+        self.memo[key] = node
         return node
 
 

@@ -53,10 +53,27 @@ class DomainCompiler:
     def readable(self, model: type[Model], depth: int = 0) -> Cond:
         """The rows of `model` the user may read, for subqueries: none without model access,
         else those its read rules allow. A path into a closed model thus reveals nothing."""
+        key = ("readable", model._name, depth)
+        found: Cond | None = self.policy.memo.get(key)
+        if found is not None:
+            return found
         if not self.policy.model_allowed(model._name, "read"):
-            return sa.false()
-        node = self.policy.rule_domain(model._name, "read")
-        return self.where(model, node, depth + 1)
+            cond: Cond = sa.false()
+        else:
+            node = self.policy.rule_domain(model._name, "read")
+            cond = self.where(model, node, depth + 1)
+        # Compiled from the policy alone (a refusal raises and is never kept): reusable.
+        self.policy.memo[key] = cond
+        return cond
+
+    def rule_condition(self, model: type[Model], operation: str) -> Cond:
+        """The user's `operation` rules on `model`, compiled (kept like `readable`)."""
+        key = ("rule condition", model._name, operation)
+        found: Cond | None = self.policy.memo.get(key)
+        if found is None:
+            found = self.where(model, self.policy.rule_domain(model._name, operation))
+            self.policy.memo[key] = found
+        return found
 
     def referenced(
         self, model: type[Model], node: dom.Node, depth: int = 0

@@ -46,13 +46,15 @@ class Environment:
             if stray:
                 raise AccessError("Access to the requested companies is not allowed.")
         self.company_ids: tuple[int, ...] = tuple(company_ids or ())
+        data = tx.access_data()
         self.policy = AccessPolicy(
             tx.registry,
-            tx.access_data(),
+            data,
             user,
             self.company_ids,
             self._denied,
             elevated=elevated_reason is not None,
+            memo=tx.policy_memo(user, self.company_ids),
         )
         self.compiler = DomainCompiler(tx.registry, self.policy)
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from bastion.core.access_cache import install_stamp
 from bastion.core.environment import Environment
 from bastion.core.module import DemoOptions, Module, Ref
 from bastion.core.schema import sync_schema
@@ -120,6 +121,7 @@ def install(
     wanted = list(modules if modules is not None else tenant.registry.modules)
     with tenant.transaction() as tx:
         sync_schema(tx.conn, tenant.registry)
+        install_stamp(tx.conn, tenant.registry)
         tenant.audit.install(tx.conn)
         done = set(installed_modules(tx.conn))
     new = [m for m in wanted if m.name not in done]

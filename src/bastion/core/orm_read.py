@@ -61,14 +61,22 @@ def search_condition(model: Model, domain: Any, operation: str = "read") -> Any:
     """The full WHERE of a search: the domain, the user's rules, and the `active` filter."""
     env = model.env
     node = dom.parse(domain)
-    parts = [node, env.policy.rule_domain(model._name, operation)]
+    rule = env.policy.rule_domain(model._name, operation)
+    parts = [node]
     if (
         "active" in model._fields
         and env.context.get("active_test", True)
         and not dom.mentions(node, "active")
     ):
         parts.append(dom.Leaf("active", "=", True))
-    return env.compiler.where(type(model), dom.and_(parts))
+    own = dom.and_(parts)
+    if rule in (dom.TRUE, dom.FALSE) or own == dom.FALSE:
+        # Nothing to keep apart: the same tree as always (FALSE anywhere compiles nothing).
+        return env.compiler.where(type(model), dom.and_([node, rule, *parts[1:]]))
+    # The rules apart, compiled once per user and access data (`DomainCompiler.rule_condition`).
+    return sa.and_(
+        env.compiler.where(type(model), own), env.compiler.rule_condition(type(model), operation)
+    )
 
 
 def _select_ids(
@@ -206,7 +214,7 @@ def fetch(
             query = query.offset(offset)
         if limit is not None:
             query = query.limit(limit)
-    records = [dict(zip(names, row, strict=True)) for row in model.env.conn.execute(query)]
+    records = [dict(zip(names, row, strict=True)) for row in model.env.conn.execute(query).all()]
     if not records:
         return records
     for f in stored:
@@ -240,7 +248,7 @@ def display_names(
         cols = [table.c.id, table.c[rec]] if rec else [table.c.id]
         for row in env.conn.execute(
             sa.select(*cols).where(id_in(env.conn, table.c.id, part), rule)
-        ):
+        ).all():
             out[row[0]] = row[1] if rec else f"{cls._name},{row[0]}"
     return out
 

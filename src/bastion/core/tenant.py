@@ -13,7 +13,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from bastion.core.access import AccessData, load_access_data, load_user
+from bastion.core.access import AccessData, UserContext, load_access_data, load_user
+from bastion.core.access_cache import AccessCache
 from bastion.core.clock import Clock, SystemClock
 from bastion.core.environment import Environment
 from bastion.core.events import AuditEvent, AuditSink, ChainHead
@@ -29,6 +30,7 @@ class Transaction:
         self.events: list[AuditEvent] = []
         self.denials: list[AuditEvent] = []
         self._access: AccessData | None = None
+        self._token: str | None = None
 
     @property
     def tenant_name(self) -> str:
@@ -43,12 +45,28 @@ class Transaction:
         return self.tenant.clock
 
     def access_data(self) -> AccessData:
-        if self._access is None:
-            self._access = load_access_data(self.conn, self.registry)
-        return self._access
+        return self._access if self._access is not None else self._refresh_access()
 
     def access_changed(self) -> None:
         self._access = None
+
+    def _refresh_access(self) -> AccessData:
+        """The access data as this transaction sees it now: the stamp is read first, and what
+        the process keeps is used only under the same stamp (see `bastion.core.access_cache`)."""
+        cache = self.tenant.access_cache
+        token = cache.token(self.conn)
+        if self._access is None or (token is not None and token != self._token):
+            self._access = cache.data(token, lambda: load_access_data(self.conn, self.registry))
+        self._token = token
+        return self._access
+
+    def policy_memo(
+        self, user: UserContext | None, company_ids: tuple[int, ...]
+    ) -> dict[Any, Any] | None:
+        """Shared memo for the access policy of `user` over this transaction's access data."""
+        if user is None or self._access is None:
+            return None
+        return self.tenant.access_cache.memo(self._token, user, company_ids)
 
     def env(
         self,
@@ -57,7 +75,11 @@ class Transaction:
         company_ids: tuple[int, ...] | None = None,
         context: Mapping[str, Any] | None = None,
     ) -> Environment:
-        user = load_user(self.conn, self.registry, self.access_data(), uid)
+        # The stamp is read again: this transaction may have changed users or groups since.
+        data = self._refresh_access()
+        user = self.tenant.access_cache.user(
+            self._token, uid, lambda: load_user(self.conn, self.registry, data, uid)
+        )
         return Environment(self, user, company_ids=company_ids, context=context)
 
     def system_env(self, reason: str) -> Environment:
@@ -84,6 +106,7 @@ class Tenant:
         self.registry = registry
         self.audit = audit
         self.clock: Clock = clock or SystemClock()
+        self.access_cache = AccessCache(engine, registry)
 
     def __repr__(self) -> str:
         return f"<Tenant {self.name} {self.engine.dialect.name}>"
@@ -93,6 +116,8 @@ class Tenant:
         """A transaction; `readonly` lets SQLite readers run beside a writer (WAL)."""
         denials: list[AuditEvent] = []
         head: ChainHead | None = None
+        # Before a connection is open: installing the stamp may need the write lock.
+        self.access_cache.prepare()
         try:
             with self.engine.connect() as raw:
                 conn = raw.execution_options(bastion_readonly=True) if readonly else raw
