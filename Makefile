@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 DEMO := demo
 export BASTION_DATA_DIR ?= ./var
 
-.PHONY: run test lint typecheck contracts unit install bench clean
+.PHONY: run test lint typecheck contracts unit install bench clean security
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,6 +37,10 @@ test: lint typecheck contracts unit
 
 bench: $(STAMP)
 	$(BIN)/python bench/orm_overhead.py
+
+# sqlmap (Debian package `sqlmap`) against every API endpoint of a real server: docs/security.md.
+security: $(STAMP)
+	$(BIN)/python tests/security/sqlmap/scan.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
