@@ -1,0 +1,241 @@
+"""The risk engine's own cost per sign-in, in this process, without any password hash: the
+tenant's detectors over a realistic state (users with weeks of history, counters filled by
+failures), on SQLite and on Redis, as the server runs them (decisions recorded in SQLite)."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import random
+import statistics
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from bench._common import percentile
+from bench.detection.agents import DESKTOP_MIX, pick
+from bench.detection.agents import Agent as SimAgent
+
+from bastion.bootstrap.risk import default_detectors
+from bastion.core.database import sqlite_engine
+from bastion.risk.engine import RiskEngine
+from bastion.risk.events import RiskEvents
+from bastion.risk.geo import place
+from bastion.risk.schema import create_risk_tables
+from bastion.risk.signals import Agent, BrowserSignals, LoginSignal
+from bastion.risk.state import RiskState
+from bastion.risk.state_redis import RedisRiskState
+from bastion.risk.state_sql import SqlRiskState
+from bastion.risk.useragent import parse_agent
+
+_NETWORKS = [(3215, "Orange S.A.", "FR"), (12322, "Free SAS", "FR"), (15557, "SFR", "FR"),
+             (5432, "Proximus NV", "BE"), (8220, "COLT", "FR")]  # fmt: skip
+_REPORT = BrowserSignals(present=True, pointer_events=20, key_events=30, fill_ms=6000)
+
+
+@dataclass
+class _User:
+    uid: int
+    login: str
+    ip: str
+    network: tuple[int, str, str]
+    agent: Agent
+    device: str
+
+
+@dataclass
+class Timings:
+    before: list[float] = field(default_factory=list)
+    succeeded: list[float] = field(default_factory=list)
+    learn: list[float] = field(default_factory=list)
+    failed: list[float] = field(default_factory=list)
+    per_login: list[float] = field(default_factory=list)  # before + succeeded + learn
+    calls: dict[str, float] = field(default_factory=dict)  # state operations per stage (mean)
+
+    def summary(self) -> dict[str, tuple[float, float]]:
+        """(p50, p99) in milliseconds per stage."""
+        return {
+            name: (percentile(values, 50) * 1000, percentile(values, 99) * 1000)
+            for name, values in (
+                ("before", self.before),
+                ("succeeded", self.succeeded),
+                ("learn", self.learn),
+                ("failed", self.failed),
+                ("per sign-in", self.per_login),
+            )
+        }
+
+
+class Counting:
+    """A state that counts the operations asked of it (each is a round trip or a statement)."""
+
+    def __init__(self, state: RiskState) -> None:
+        self._state = state
+        self.count = 0
+
+    def __getattr__(self, name: str) -> Any:
+        found = getattr(self._state, name)
+        if not callable(found):
+            return found
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            self.count += 1
+            return found(*args, **kwargs)
+
+        return counted
+
+
+def _users(rng: random.Random, count: int) -> list[_User]:
+    users = []
+    for uid in range(1, count + 1):
+        network = rng.choice(_NETWORKS)
+        browser = SimAgent.new(pick(DESKTOP_MIX, rng), rng, "Europe/Paris", "fr-FR,fr")
+        users.append(
+            _User(uid, f"user{uid}@acme.example", f"10.{uid % 200}.{rng.randrange(256)}.7",
+                  network, parse_agent(browser.user_agent(0)), uuid.uuid4().hex)
+        )  # fmt: skip
+    return users
+
+
+def _signal(user: _User, at: float) -> LoginSignal:
+    asn, name, country = user.network
+    return LoginSignal(
+        tenant="bench",
+        login=user.login,
+        at=dt.datetime.fromtimestamp(at, dt.UTC),
+        place=place(user.ip, asn, name, country),
+        agent=user.agent,
+        uid=user.uid,
+        device=user.device,
+        device_known=True,
+        browser=_REPORT,
+    )
+
+
+def _fill(
+    engine: RiskEngine, users: list[_User], rng: random.Random, rounds: int, at: float
+) -> float:
+    """Weeks of sign-ins (each learnt) and a background of failures from many addresses."""
+    for _ in range(rounds):
+        for user in users:
+            at += rng.uniform(5, 60)
+            before = _signal(user, at)
+            engine.assess(before)
+            succeeded = replace(before, stage="succeeded")
+            engine.assess(succeeded)
+            engine.learn(succeeded)
+        for _ in range(len(users) // 2):
+            at += rng.uniform(1, 10)
+            ip = f"10.{rng.randrange(200, 250)}.{rng.randrange(256)}.{rng.randrange(1, 255)}"
+            signal = LoginSignal(
+                tenant="bench", login=f"x{rng.randrange(10**6)}@mail.example",
+                at=dt.datetime.fromtimestamp(at, dt.UTC), place=place(ip, 7922, "Comcast", "US"),
+                agent=Agent(browser="Chrome", browser_major="141", os="Windows", device="desktop"),
+            )  # fmt: skip
+            engine.assess(signal)
+            engine.assess(replace(signal, stage="failed", attempt_tag=f"{rng.randrange(10**9):x}"))
+    return at
+
+
+def measure(state: RiskState, events: RiskEvents, users: int, rounds: int, samples: int) -> Timings:
+    rng = random.Random(7)
+    engine = RiskEngine(default_detectors(), state, None, events)
+    people = _users(rng, users)
+    at = _fill(engine, people, rng, rounds, 1_900_000_000.0)
+    timings = Timings()
+    timings.calls = _count_calls(state, events, people, rng, at)
+    at += 86_400
+    clock = time.perf_counter
+    for _ in range(samples):
+        user = rng.choice(people)
+        at += rng.uniform(5, 60)
+        before = _signal(user, at)
+        t0 = clock()
+        engine.assess(before)
+        t1 = clock()
+        succeeded = replace(before, stage="succeeded")
+        engine.assess(succeeded)
+        t2 = clock()
+        engine.learn(succeeded)
+        t3 = clock()
+        timings.before.append(t1 - t0)
+        timings.succeeded.append(t2 - t1)
+        timings.learn.append(t3 - t2)
+        timings.per_login.append(t3 - t0)
+        wrong = replace(before, login=f"y{rng.randrange(10**6)}@mail.example", uid=None)
+        t4 = clock()
+        engine.assess(replace(wrong, stage="failed", attempt_tag=f"{rng.randrange(16**16):016x}"))
+        timings.failed.append(clock() - t4)
+    return timings
+
+
+def _count_calls(
+    state: RiskState, events: RiskEvents, people: list[_User], rng: random.Random, at: float
+) -> dict[str, float]:
+    counting = Counting(state)
+    engine = RiskEngine(default_detectors(), counting, None, events)
+    totals = {"before": 0, "succeeded": 0, "learn": 0, "failed": 0}
+    rounds = 50
+    for _ in range(rounds):
+        user = rng.choice(people)
+        at += rng.uniform(5, 60)
+        before = _signal(user, at)
+        succeeded = replace(before, stage="succeeded")
+        failed = replace(before, stage="failed", attempt_tag=f"{rng.randrange(16**16):016x}")
+        for name in totals:
+            counting.count = 0
+            if name == "learn":
+                engine.learn(succeeded)
+            else:
+                engine.assess({"before": before, "succeeded": succeeded, "failed": failed}[name])
+            totals[name] += counting.count
+    return {name: total / rounds for name, total in totals.items()}
+
+
+@contextlib.contextmanager
+def _sqlite() -> Iterator[Any]:
+    with tempfile.TemporaryDirectory(prefix="bastion-bench-latency-") as directory:
+        engine = sqlite_engine(Path(directory) / "risk.sqlite3")
+        create_risk_tables(engine)
+        try:
+            yield engine
+        finally:
+            engine.dispose()
+
+
+def run(redis_url: str | None, users: int, rounds: int, samples: int) -> dict[str, Timings]:
+    results: dict[str, Timings] = {}
+    with _sqlite() as engine:
+        print(f"latency: SQLite state, {users} users x {rounds} sign-ins...", flush=True)
+        results["SQLite"] = measure(
+            SqlRiskState(engine), RiskEvents(engine), users, rounds, samples
+        )
+    if redis_url:
+        import redis
+
+        client = redis.Redis.from_url(redis_url, socket_timeout=5, socket_connect_timeout=2)
+        prefix = f"bastion-bench-latency:{uuid.uuid4().hex}:"
+        try:
+            client.ping()
+        except redis.RedisError:
+            print(f"latency: Redis at {redis_url} is not reachable; skipped", flush=True)
+            return results
+        try:
+            with _sqlite() as engine:
+                print(f"latency: Redis state, {users} users x {rounds} sign-ins...", flush=True)
+                state = RedisRiskState(client, prefix)
+                results["Redis"] = measure(state, RiskEvents(engine), users, rounds, samples)
+        finally:
+            keys = list(client.scan_iter(match=prefix + "*", count=1000))
+            for start in range(0, len(keys), 500):
+                client.delete(*keys[start : start + 500])
+            client.close()
+    return results
+
+
+def median_ms(values: list[float]) -> float:
+    return statistics.median(values) * 1000 if values else float("nan")

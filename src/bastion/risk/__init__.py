@@ -1,0 +1,1 @@
+"""Adaptive protection: signals -> detectors -> assessment -> policy (DESIGN.md)."""

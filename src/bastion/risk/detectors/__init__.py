@@ -1,0 +1,1 @@
+"""Detectors: small classes behind `bastion.risk.detector.Detector`."""

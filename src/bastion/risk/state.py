@@ -1,0 +1,69 @@
+"""`RiskState`: the detectors' shared memory, behind one protocol.
+
+Memory for tests and one process, the tenant's database for one machine, Redis for many
+workers. Keys are strings the detectors build (`"ip-fail:203.0.113.7"`); times are epoch
+seconds given by the caller (the clock is a parameter, never read here).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class LastSeen:
+    """A user's previous event, for travel and network-change checks."""
+
+    at: float
+    ip: str
+    asn: int | None
+    country: str | None
+    latitude: float | None
+    longitude: float | None
+
+
+class RiskState(Protocol):
+    def hit(self, key: str, now: float, window: float, amount: int = 1) -> int:
+        """Add `amount` at `now`; return the total of `key` in the sliding window
+        (now - window, now]."""
+
+    def total(self, key: str, now: float, window: float) -> int:
+        """The sliding-window total of `key` without adding."""
+
+    def add_member(self, key: str, member: str, now: float, window: float) -> int:
+        """Note `member` under `key` at `now`; return how many distinct members were seen
+        in the window (a member seen again counts once)."""
+
+    def members(self, key: str, now: float, window: float) -> int:
+        """Distinct members of `key` in the window, without adding."""
+
+    def bump(self, scope: str, feature: str, value: str, amount: float = 1.0) -> None:
+        """Add to the frequency of `value` for `feature` in `scope` ("*" is the tenant-wide
+        scope, "u:42" a user's) and to the scope's total for that feature."""
+
+    def frequency(self, scope: str, feature: str, value: str) -> tuple[float, float]:
+        """(count of `value`, total count) for `feature` in `scope`; (0, 0) when unseen."""
+
+    def last_seen(self, key: str) -> LastSeen | None:
+        """The last event recorded under `key`."""
+
+    def set_last_seen(self, key: str, seen: LastSeen) -> None:
+        """Record the latest event under `key`."""
+
+    def set_flag(self, key: str, until: float) -> None:
+        """Raise a flag until `until` (extended, never shortened)."""
+
+    def flag_until(self, key: str, now: float) -> float | None:
+        """When the flag ends, or None if it is down at `now`."""
+
+    def window_key(self, name: str, now: float, window: float) -> bytes:
+        """A random 32-byte key shared by every worker for the current window of `window`
+        seconds, forgotten once the window is over (for short-lived keyed tags)."""
+
+    def samples(self, key: str) -> list[float]:
+        """A bounded reservoir of numbers (e.g. scores of legitimate sign-ins, for
+        calibration); newest last."""
+
+    def add_sample(self, key: str, value: float, keep: int = 500) -> None:
+        """Append to the reservoir, keeping the newest `keep`."""

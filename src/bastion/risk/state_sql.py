@@ -1,0 +1,367 @@
+"""`SqlRiskState`: the risk state in the tenant's database (SQLite or PostgreSQL), shared by
+every worker of one machine (or of many, on PostgreSQL).
+
+Each call is one short transaction. Sliding windows are kept as per-key buckets, so a key
+hit thousands of times a minute (a tenant-wide failure counter during a flood) still has at
+most ~65 rows: a bucket is `bucket_width(window)` seconds wide (1/64 of the window, rounded
+up to a power of two: 0.25 s for 10 s, 8 s for 5 min), and counts while its start is inside
+(now - window, now]. So a window's total is exact for times on bucket boundaries and at
+worst leaves out the oldest 1/64 of the window. Rows whose buckets left every window are
+deleted by the hit that opens a new bucket, and by `purge`.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from bastion.core.database import reading
+from bastion.crypto.digest import sha256_hex
+from bastion.crypto.random import token_bytes
+from bastion.errors import ConfigError
+from bastion.risk.schema import METADATA
+from bastion.risk.state import LastSeen
+
+#: Buckets per window (at most one more is ever counted).
+BUCKETS = 64
+#: How long `purge` keeps a user's last event by default (travel checks need recent ones).
+KEEP_LAST_SEEN = 90 * 86_400.0
+_KEY = 255
+
+risk_hit = sa.Table(
+    "risk_hit",
+    METADATA,
+    sa.Column("key", sa.String(_KEY), primary_key=True),
+    sa.Column("start", sa.Float, primary_key=True),
+    sa.Column("amount", sa.BigInteger, nullable=False),
+    sa.Column("expires", sa.Float, nullable=False, index=True),
+)
+risk_member = sa.Table(
+    "risk_member",
+    METADATA,
+    sa.Column("key", sa.String(_KEY), primary_key=True),
+    sa.Column("member", sa.String(_KEY), primary_key=True),
+    sa.Column("seen", sa.Float, nullable=False),
+    sa.Column("expires", sa.Float, nullable=False, index=True),
+)
+risk_freq = sa.Table(
+    "risk_freq",
+    METADATA,
+    sa.Column("scope", sa.String(64), primary_key=True),
+    sa.Column("feature", sa.String(64), primary_key=True),
+    sa.Column("value", sa.String(_KEY), primary_key=True),
+    sa.Column("count", sa.Float, nullable=False),
+)
+risk_freq_total = sa.Table(
+    "risk_freq_total",
+    METADATA,
+    sa.Column("scope", sa.String(64), primary_key=True),
+    sa.Column("feature", sa.String(64), primary_key=True),
+    sa.Column("total", sa.Float, nullable=False),
+)
+risk_last = sa.Table(
+    "risk_last",
+    METADATA,
+    sa.Column("key", sa.String(_KEY), primary_key=True),
+    sa.Column("at", sa.Float, nullable=False, index=True),
+    sa.Column("ip", sa.String(64), nullable=False),
+    sa.Column("asn", sa.BigInteger, nullable=True),
+    sa.Column("country", sa.String(2), nullable=True),
+    sa.Column("latitude", sa.Float, nullable=True),
+    sa.Column("longitude", sa.Float, nullable=True),
+)
+risk_flag = sa.Table(
+    "risk_flag",
+    METADATA,
+    sa.Column("key", sa.String(_KEY), primary_key=True),
+    sa.Column("until", sa.Float, nullable=False),
+)
+risk_window_key = sa.Table(
+    "risk_window_key",
+    METADATA,
+    sa.Column("name", sa.String(128), primary_key=True),
+    sa.Column("idx", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("secret", sa.LargeBinary(32), nullable=False),
+    sa.Column("expires", sa.Float, nullable=False),
+)
+risk_sample = sa.Table(
+    "risk_sample",
+    METADATA,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("key", sa.String(_KEY), nullable=False, index=True),
+    sa.Column("value", sa.Float, nullable=False),
+)
+
+
+def bucket_width(window: float) -> float:
+    """The width of the buckets of a `window`-second sliding window: a power of two."""
+    if not window > 0:
+        raise ValueError("A sliding window must last a positive number of seconds.")
+    return 2.0 ** math.ceil(math.log2(window / BUCKETS))
+
+
+def bucket_start(now: float, width: float) -> float:
+    """Where the bucket holding `now` starts (exact: `width` is a power of two)."""
+    return math.floor(now / width) * width
+
+
+def fit(text: str, limit: int = _KEY) -> str:
+    """`text` if it fits a column of `limit` characters, else a prefix and its digest."""
+    if len(text) <= limit:
+        return text
+    return text[: limit - 65] + "#" + sha256_hex(text.encode("utf-8", "surrogatepass"))
+
+
+def _p(name: str) -> sa.BindParameter[Any]:
+    return sa.bindparam(name)
+
+
+# Statements are built once, with parameters: building one per call costs more than running it.
+_h, _m, _f, _t = risk_hit.c, risk_member.c, risk_freq.c, risk_freq_total.c
+_WINDOW_SUM = sa.select(sa.func.coalesce(sa.func.sum(_h.amount), 0)).where(
+    _h.key == _p("key"), _h.start > _p("low"), _h.start <= _p("now")
+)
+_SWEEP_HITS = sa.delete(risk_hit).where(_h.key == _p("key"), _h.expires <= _p("now"))
+_DISTINCT = sa.select(sa.func.count()).where(
+    _m.key == _p("key"), _m.seen > _p("low"), _m.seen <= _p("now")
+)
+_SWEEP_MEMBERS = sa.delete(risk_member).where(_m.key == _p("key"), _m.seen <= _p("low"))
+_FREQUENCY = sa.select(
+    sa.select(_f.count)
+    .where(_f.scope == _p("scope"), _f.feature == _p("feature"), _f.value == _p("value"))
+    .scalar_subquery(),
+    sa.select(_t.total)
+    .where(_t.scope == _p("scope"), _t.feature == _p("feature"))
+    .scalar_subquery(),
+)
+_LAST_SEEN = sa.select(
+    risk_last.c.at,
+    risk_last.c.ip,
+    risk_last.c.asn,
+    risk_last.c.country,
+    risk_last.c.latitude,
+    risk_last.c.longitude,
+).where(risk_last.c.key == _p("key"))
+_FLAG = sa.select(risk_flag.c.until).where(risk_flag.c.key == _p("key"))
+_WINDOW_KEY = sa.select(risk_window_key.c.secret).where(
+    risk_window_key.c.name == _p("name"), risk_window_key.c.idx == _p("idx")
+)
+_OLD_WINDOW_KEYS = sa.delete(risk_window_key).where(
+    risk_window_key.c.name == _p("name"), risk_window_key.c.idx < _p("idx")
+)
+_SAMPLES = sa.select(risk_sample.c.value).where(risk_sample.c.key == _p("key"))
+_SAMPLES = _SAMPLES.order_by(risk_sample.c.id)
+_ADD_SAMPLE = risk_sample.insert().values(key=_p("key"), value=_p("value"))
+_TRIM_SAMPLES = sa.delete(risk_sample).where(
+    risk_sample.c.key == _p("key"),
+    risk_sample.c.id
+    < sa.select(risk_sample.c.id)
+    .where(risk_sample.c.key == _p("key"))
+    .order_by(risk_sample.c.id.desc())
+    .limit(1)
+    .offset(_p("skip"))
+    .scalar_subquery(),
+)
+
+
+class _Upserts:
+    """The dialect's `INSERT ... ON CONFLICT` statements (atomic on both backends)."""
+
+    def __init__(self, insert: Any) -> None:
+        h = insert(risk_hit).values(
+            key=_p("key"), start=_p("start"), amount=_p("amount"), expires=_p("expires")
+        )
+        self.hit = h.on_conflict_do_update(
+            index_elements=[_h.key, _h.start],
+            set_={
+                "amount": _h.amount + h.excluded.amount,
+                "expires": sa.case(
+                    (_h.expires < h.excluded.expires, h.excluded.expires), else_=_h.expires
+                ),
+            },
+        ).returning(_h.amount)
+        m = insert(risk_member).values(
+            key=_p("key"), member=_p("member"), seen=_p("now"), expires=_p("expires")
+        )
+        self.member = m.on_conflict_do_update(
+            index_elements=[_m.key, _m.member],
+            set_={"seen": m.excluded.seen, "expires": m.excluded.expires},
+        )
+        f = insert(risk_freq).values(
+            scope=_p("scope"), feature=_p("feature"), value=_p("value"), count=_p("amount")
+        )
+        self.freq = f.on_conflict_do_update(
+            index_elements=[_f.scope, _f.feature, _f.value],
+            set_={"count": _f.count + f.excluded.count},
+        )
+        t = insert(risk_freq_total).values(
+            scope=_p("scope"), feature=_p("feature"), total=_p("amount")
+        )
+        self.total = t.on_conflict_do_update(
+            index_elements=[_t.scope, _t.feature], set_={"total": _t.total + t.excluded.total}
+        )
+        columns = ("at", "ip", "asn", "country", "latitude", "longitude")
+        last = insert(risk_last).values(key=_p("key"), **{c: _p(c) for c in columns})
+        self.last = last.on_conflict_do_update(
+            index_elements=[risk_last.c.key], set_={c: last.excluded[c] for c in columns}
+        )
+        g, until = insert(risk_flag).values(key=_p("key"), until=_p("until")), risk_flag.c.until
+        self.flag = g.on_conflict_do_update(
+            index_elements=[risk_flag.c.key],
+            set_={"until": sa.case((until < g.excluded.until, g.excluded.until), else_=until)},
+        )
+        k = insert(risk_window_key).values(
+            name=_p("name"), idx=_p("idx"), secret=_p("secret"), expires=_p("expires")
+        )
+        self.window_key = k.on_conflict_do_nothing(
+            index_elements=[risk_window_key.c.name, risk_window_key.c.idx]
+        )
+
+
+class SqlRiskState:
+    """`RiskState` over the risk tables of one tenant's database."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self.engine = engine
+        dialect = engine.dialect.name
+        if dialect == "postgresql":
+            self._up = _Upserts(postgresql.insert)
+        elif dialect == "sqlite":
+            self._up = _Upserts(sqlite.insert)
+        else:
+            raise ConfigError(f"The risk state cannot be kept in a {dialect} database.")
+
+    def _read(self, stmt: sa.Executable, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+        # a read-only transaction: on SQLite it does not queue behind writers
+        with reading(self.engine) as conn, conn.begin():
+            return [tuple(row) for row in conn.execute(stmt, params)]
+
+    def _scalar(self, stmt: sa.Executable, params: dict[str, Any]) -> Any:
+        rows = self._read(stmt, params)
+        return rows[0][0] if rows else None
+
+    # -- sliding windows ---------------------------------------------------------------------
+
+    def hit(self, key: str, now: float, window: float, amount: int = 1) -> int:
+        key, start = fit(key), bucket_start(now, bucket_width(window))
+        with self.engine.begin() as conn:
+            row = {"key": key, "start": start, "amount": amount, "expires": start + window}
+            if int(conn.execute(self._up.hit, row).scalar_one()) == amount:
+                conn.execute(_SWEEP_HITS, {"key": key, "now": now})  # a new bucket: sweep
+            window_sum = {"key": key, "low": now - window, "now": now}
+            return int(conn.execute(_WINDOW_SUM, window_sum).scalar_one())
+
+    def total(self, key: str, now: float, window: float) -> int:
+        bucket_width(window)  # the same check as `hit`
+        params = {"key": fit(key), "low": now - window, "now": now}
+        return int(self._scalar(_WINDOW_SUM, params))
+
+    def add_member(self, key: str, member: str, now: float, window: float) -> int:
+        key, low = fit(key), now - window
+        with self.engine.begin() as conn:
+            row = {"key": key, "member": fit(member), "now": now, "expires": now + window}
+            conn.execute(self._up.member, row)
+            conn.execute(_SWEEP_MEMBERS, {"key": key, "low": low})
+            return int(conn.execute(_DISTINCT, {"key": key, "low": low, "now": now}).scalar_one())
+
+    def members(self, key: str, now: float, window: float) -> int:
+        params = {"key": fit(key), "low": now - window, "now": now}
+        return int(self._scalar(_DISTINCT, params))
+
+    # -- frequencies -------------------------------------------------------------------------
+
+    def bump(self, scope: str, feature: str, value: str, amount: float = 1.0) -> None:
+        params: dict[str, Any] = {"scope": fit(scope, 64), "feature": fit(feature, 64)}
+        params.update(value=fit(value), amount=amount)
+        with self.engine.begin() as conn:
+            conn.execute(self._up.freq, params)
+            conn.execute(self._up.total, params)
+
+    def frequency(self, scope: str, feature: str, value: str) -> tuple[float, float]:
+        params = {"scope": fit(scope, 64), "feature": fit(feature, 64), "value": fit(value)}
+        [(count, total)] = self._read(_FREQUENCY, params)
+        if total is None:
+            return (0.0, 0.0)
+        return (0.0 if count is None else float(count), float(total))
+
+    # -- last events, flags ------------------------------------------------------------------
+
+    def last_seen(self, key: str) -> LastSeen | None:
+        rows = self._read(_LAST_SEEN, {"key": fit(key)})
+        if not rows:
+            return None
+        at, ip, asn, country, lat, lon = rows[0]
+        return LastSeen(
+            at=float(at),
+            ip=str(ip),
+            asn=None if asn is None else int(asn),
+            country=country,
+            latitude=None if lat is None else float(lat),
+            longitude=None if lon is None else float(lon),
+        )
+
+    def set_last_seen(self, key: str, seen: LastSeen) -> None:
+        row = {
+            "key": fit(key),
+            "at": seen.at,
+            "ip": seen.ip[:64],
+            "asn": seen.asn,
+            "country": seen.country[:2] if seen.country else None,
+            "latitude": seen.latitude,
+            "longitude": seen.longitude,
+        }
+        with self.engine.begin() as conn:
+            conn.execute(self._up.last, row)
+
+    def set_flag(self, key: str, until: float) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(self._up.flag, {"key": fit(key), "until": until})
+
+    def flag_until(self, key: str, now: float) -> float | None:
+        until = self._scalar(_FLAG, {"key": fit(key)})
+        return None if until is None or float(until) <= now else float(until)
+
+    # -- window keys, samples ----------------------------------------------------------------
+
+    def window_key(self, name: str, now: float, window: float) -> bytes:
+        if not window > 0:
+            raise ValueError("A key window must last a positive number of seconds.")
+        index = int(now // window)
+        which: dict[str, Any] = {"name": fit(name, 128), "idx": index}
+        found = self._scalar(_WINDOW_KEY, which)
+        if found is not None:  # the common case: read only, no write lock
+            return bytes(found)
+        row = {**which, "secret": token_bytes(32), "expires": (index + 1) * window}
+        with self.engine.begin() as conn:
+            conn.execute(self._up.window_key, row)
+            conn.execute(_OLD_WINDOW_KEYS, which)
+            return bytes(conn.execute(_WINDOW_KEY, which).scalar_one())  # the first worker's
+
+    def samples(self, key: str) -> list[float]:
+        return [float(v) for (v,) in self._read(_SAMPLES, {"key": fit(key)})]
+
+    def add_sample(self, key: str, value: float, keep: int = 500) -> None:
+        if keep < 1:
+            raise ValueError("A reservoir keeps at least one value.")
+        key = fit(key)
+        with self.engine.begin() as conn:
+            conn.execute(_ADD_SAMPLE, {"key": key, "value": value})
+            conn.execute(_TRIM_SAMPLES, {"key": key, "skip": keep - 1})
+
+    # -- housekeeping ------------------------------------------------------------------------
+
+    def purge(self, now: float, *, keep_last_seen: float = KEEP_LAST_SEEN) -> int:
+        """Delete what no window, flag or check can need at `now`; return the rows deleted.
+        Frequencies and samples are the users' profiles and are kept."""
+        statements = [
+            sa.delete(risk_hit).where(risk_hit.c.expires <= now),
+            sa.delete(risk_member).where(risk_member.c.expires <= now),
+            sa.delete(risk_flag).where(risk_flag.c.until <= now),
+            sa.delete(risk_window_key).where(risk_window_key.c.expires <= now),
+            sa.delete(risk_last).where(risk_last.c.at <= now - keep_last_seen),
+        ]
+        with self.engine.begin() as conn:
+            return sum(int(conn.execute(stmt).rowcount) for stmt in statements)
