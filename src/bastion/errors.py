@@ -9,7 +9,8 @@
     ├── TenantError              code "tenant"       unknown, existing or unreachable tenant
     ├── IntegrityError           code "integrity"    tamper evidence: the audit chain is broken
     ├── VerificationError        code "verification" a secret, signature or token did not verify
-    └── RateLimitError           code "rate_limit"   too many attempts: retry after some seconds
+    ├── RateLimitError           code "rate_limit"   too many attempts: retry after some seconds
+    └── ChallengeRequiredError   code "challenge"    prove it is you (a one-time code) first
 
 Every message is one clear sentence meant for the person who caused it; none carries a value
 that could be a secret.
@@ -73,3 +74,16 @@ class RateLimitError(BastionError):
     def __init__(self, message: str, retry_after: int) -> None:
         super().__init__(message)
         self.retry_after = max(1, int(retry_after))
+
+
+class ChallengeRequiredError(BastionError):
+    """The attempt must pass a one-time challenge (a code sent by e-mail) before its password
+    is even checked. `kind` says why: "defensive" when the tenant is under a credential-stuffing
+    attack and this device is not known for the login, "device" for any other reason the risk
+    engine gave before the password (an automated browser, an account under attack)."""
+
+    code = "challenge"
+
+    def __init__(self, message: str, kind: str = "defensive") -> None:
+        super().__init__(message)
+        self.kind = kind

@@ -8,6 +8,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from bastion.errors import ConfigError
 
@@ -16,6 +17,14 @@ IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 #: Host names a server bound to loopback answers to when BASTION_ALLOWED_HOSTS is unset. Any
 #: other Host header is refused: that answers DNS rebinding against a server on a laptop.
 LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
+
+#: One plain ASCII e-mail address, `local@domain`: no display name, no list, no CR/LF, nothing a
+#: header parser would read as syntax (bastion.auth.mail checks recipients with it too).
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+MAIL_ADDRESS = re.compile(
+    r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+    rf"@{_LABEL}(?:\.{_LABEL})*"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +50,15 @@ class Settings:
     workers: int = 1
     #: Whether `/xmlrpc/2/db` `list` names the tenants (Odoo's list_db): off by default.
     list_db: bool = False
+    #: Where sign-in lines are appended in Odoo's format, for fail2ban and CrowdSec; None: off.
+    auth_log: Path | None = None
+    #: `smtp://` (STARTTLS) or `smtps://` URL of the mail server; None: mail goes to the outbox.
+    smtp_url: str | None = None
+    #: The From address of the mail Bastion sends (required with `smtp_url`).
+    mail_from: str | None = None
+    #: A CSV table (`cidr,asn,as_name,country` per line) placing addresses for the risk engine
+    #: instead of the bundled geoip2fast database: for tests and benchmarks. None: geoip2fast.
+    geo_table: Path | None = None
 
     @property
     def tenants_dir(self) -> Path:
@@ -49,6 +67,11 @@ class Settings:
     @property
     def keys_dir(self) -> Path:
         return self.data_dir / "keys"
+
+    @property
+    def outbox_dir(self) -> Path:
+        """Where mail is written as .eml files when no SMTP server is configured."""
+        return self.data_dir / "outbox"
 
     def __repr__(self) -> str:
         # URLs may carry passwords: never print them.
@@ -75,6 +98,10 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         re.compile(dbfilter.replace("%h", "h").replace("%d", "d"))
     except re.error:
         raise ConfigError("BASTION_DBFILTER must be a regular expression.") from None
+    smtp_url = _smtp_url(env.get("BASTION_SMTP_URL"))
+    mail_from = _mail_from(env.get("BASTION_MAIL_FROM"))
+    if smtp_url is not None and mail_from is None:
+        raise ConfigError("BASTION_MAIL_FROM must be set when BASTION_SMTP_URL is.")
     return Settings(
         data_dir=data_dir,
         database_url=url,
@@ -90,7 +117,61 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         max_body_bytes=_int(env, "BASTION_MAX_BODY_BYTES", 10 * 1024 * 1024, 1024, 1 << 30),
         list_db=_flag(env, "BASTION_LIST_DB"),
         workers=_int(env, "BASTION_WORKERS", 1, 1, 64),
+        auth_log=_auth_log(env.get("BASTION_AUTH_LOG")),
+        smtp_url=smtp_url,
+        mail_from=mail_from,
+        geo_table=_geo_table(env.get("BASTION_GEO_TABLE")),
     )
+
+
+def _geo_table(text: str | None) -> Path | None:
+    # Read in full (and checked line by line) by bastion.bootstrap.geo when the server starts.
+    if text is None or not text.strip():
+        return None
+    if "\x00" in text:
+        raise ConfigError("BASTION_GEO_TABLE must be a file path.")
+    path = Path(text.strip()).expanduser().resolve()
+    if not path.is_file():
+        raise ConfigError("BASTION_GEO_TABLE must name an existing CSV file.")
+    return path
+
+
+def _auth_log(text: str | None) -> Path | None:
+    if text is None or not text.strip():
+        return None
+    if "\x00" in text:
+        raise ConfigError("BASTION_AUTH_LOG must be a file path.")
+    path = Path(text.strip()).expanduser().resolve()
+    if path.is_dir():
+        raise ConfigError("BASTION_AUTH_LOG must name a file, not a directory.")
+    return path
+
+
+def _smtp_url(text: str | None) -> str | None:
+    # Checked in full (TLS rules, credentials) by bastion.auth.mail.SmtpMailer at start-up.
+    # Messages name the setting and never echo it: the URL may carry a password.
+    if text is None or not text.strip():
+        return None
+    url = text.strip()
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError on a port out of range
+    except ValueError:
+        raise ConfigError("BASTION_SMTP_URL is not a valid URL.") from None
+    if parts.scheme.lower() not in ("smtp", "smtps") or not parts.hostname:
+        raise ConfigError("BASTION_SMTP_URL must be an smtp:// or smtps:// URL with a host.")
+    return url
+
+
+def _mail_from(text: str | None) -> str | None:
+    if text is None or not text.strip():
+        return None
+    address = text.strip()
+    if len(address) > 254 or not MAIL_ADDRESS.fullmatch(address):
+        raise ConfigError(
+            "BASTION_MAIL_FROM must be one plain address such as bastion@example.com."
+        )
+    return address
 
 
 def _flag(env: Mapping[str, str], name: str) -> bool:

@@ -25,20 +25,22 @@ from playwright.sync_api import (
     sync_playwright,
 )
 
+from support.chromium import CHROMIUM_ARGS
 from support.live_server import PASSWORD, copy_data_dir, init_tenant, serve
 from support.postgres import CI
 
 CHROMIUM = Path("/usr/bin/chromium")
-#: Without the background-networking flags Chromium keeps calling Google on a closed network.
-CHROMIUM_ARGS = [
-    "--no-sandbox",  # CI runs as root, where Chromium's sandbox cannot start
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+#: What a person's Chromium looks like: no `navigator.webdriver`, a desktop user agent without
+#: "HeadlessChrome". Otherwise the sign-in's bot detection (rightly) challenges every test.
+#: tests/e2e/test_e2e_login_signals.py uses the plain automated browser on purpose.
+HUMAN_ARGS = ["--disable-blink-features=AutomationControlled"]
+#: The major version must be the browser's own: the login page compares it with client hints.
+DESKTOP_CHROME = (
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/{major}.0.0.0 Safari/537.36"
+)
+#: Milliseconds between key presses when a test types like a person.
+TYPING_DELAY_MS = 15
 TENANT = "demo"
 ACTION_TIMEOUT_MS = 10_000
 NAVIGATION_TIMEOUT_MS = 20_000
@@ -68,7 +70,13 @@ def require_chromium() -> str:
 
 
 @pytest.fixture(scope="module")
-def chromium() -> Iterator[Browser]:
+def chromium_args() -> list[str]:
+    """Launch flags of the module's browser; a module overrides this to look automated."""
+    return CHROMIUM_ARGS + HUMAN_ARGS
+
+
+@pytest.fixture(scope="module")
+def chromium(chromium_args: list[str]) -> Iterator[Browser]:
     """One headless Chromium per test module; each test gets fresh contexts.
 
     Not per session: while Playwright's sync API is alive its event loop counts as running in
@@ -78,7 +86,7 @@ def chromium() -> Iterator[Browser]:
     executable = require_chromium()
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
-            executable_path=executable, headless=True, args=CHROMIUM_ARGS
+            executable_path=executable, headless=True, args=chromium_args
         )
         try:
             yield browser
@@ -137,13 +145,23 @@ class Watch:
 NewContext = Callable[..., BrowserContext]
 
 
+@pytest.fixture(scope="module")
+def user_agent(chromium: Browser) -> str | None:
+    """The user agent of new contexts; None keeps Chromium's own (HeadlessChrome)."""
+    return DESKTOP_CHROME.format(major=chromium.version.split(".")[0])
+
+
 @pytest.fixture
-def new_context(chromium: Browser, live_server: str) -> Iterator[NewContext]:
+def new_context(
+    chromium: Browser, live_server: str, user_agent: str | None
+) -> Iterator[NewContext]:
     """`new_context(**options)`: another browser context (own cookies) on the live server."""
     contexts: list[BrowserContext] = []
     watch = Watch([])
 
     def make(**options: object) -> BrowserContext:
+        if user_agent is not None:
+            options.setdefault("user_agent", user_agent)
         context = chromium.new_context(base_url=live_server, **options)  # type: ignore[arg-type]
         context.on("page", watch.page)
         contexts.append(context)
@@ -188,11 +206,19 @@ class Site:
         """Sign in with a password; ends on home, on the MFA page, or back on the login page."""
         page.goto("/web/login")
         form = page.locator(LOGIN_FORM)
-        form.locator("input[name=login]").fill(login)
-        form.locator("input[name=password]").fill(self.password if password is None else password)
+        self.type_into(form.locator("input[name=login]"), login)
+        self.type_into(
+            form.locator("input[name=password]"), self.password if password is None else password
+        )
         if remember:
             form.locator("input[name=remember]").check()
         self.submit(page, form)
+
+    @staticmethod
+    def type_into(field: Locator, text: str) -> None:
+        """Click the field and type, key by key, as a person does (the bot check listens)."""
+        field.click()
+        field.press_sequentially(text, delay=TYPING_DELAY_MS)
 
     def is_logged_in(self, page: Page) -> bool:
         return page.locator(SIGNED_IN).count() > 0

@@ -23,7 +23,7 @@ from web_site import (
 
 from bastion.bootstrap.users import find_user, set_active
 from bastion.core.clock import FixedClock
-from bastion.web.session import PRE_COOKIE, SESSION_COOKIE
+from bastion.web.session import DEVICE_COOKIE, PRE_COOKIE, SESSION_COOKIE
 from support.web_client import WebClient, csrf_of
 
 REMOTE_PEER = "203.0.113.9"  # TEST-NET-3: never loopback
@@ -42,15 +42,23 @@ def two_tenants(tmp_path: Path, clock: FixedClock) -> WebSite:
     )
 
 
-def plant(web: WebClient, value: str) -> None:
+def plant(web: WebClient, value: str, name: str = SESSION_COOKIE) -> None:
     """Put `value` in the browser's jar as its only session cookie, as an attacker who can write
     cookies (a sibling subdomain, a shared computer) would."""
     host = urlsplit(web.base_url).hostname or ""
     # The standard cookie jar files host-only cookies of dotless hosts under "<host>.local".
     domain = host if "." in host else host + ".local"
-    for cookie in [c for c in web.cookies.jar if c.name == SESSION_COOKIE]:
+    for cookie in [c for c in web.cookies.jar if c.name == name]:
         web.cookies.jar.clear(cookie.domain, cookie.path, cookie.name)
-    web.cookies.set(SESSION_COOKIE, value, domain=domain, path="/")
+    web.cookies.set(name, value, domain=domain, path="/")
+
+
+def steal(thief: WebClient, owner: WebClient) -> None:
+    """Copy the owner's whole identity, session and device cookies both: the thief the device
+    binding cannot catch (tests/security/test_security_session_binding.py covers the one it can),
+    so what is tested here is what ends a session server-side."""
+    plant(thief, owner.cookies.get(SESSION_COOKIE) or "")
+    plant(thief, owner.cookies.get(DEVICE_COOKIE) or "", DEVICE_COOKIE)
 
 
 def session_cookie(response: httpx.Response) -> str:
@@ -206,7 +214,7 @@ def test_session_of_one_tenant_is_useless_on_another_denied_on_its_own(
         site.browser("http://acme.localhost") as thief,
     ):
         assert sign_in(acme).url.path == "/web"
-        plant(thief, acme.cookies.get(SESSION_COOKIE) or "")
+        steal(thief, acme)
         assert thief.get("/web").url.path == "/web"
 
 
@@ -249,7 +257,7 @@ def test_pre_login_csrf_token_works_only_in_its_own_browser_allowed_there(site: 
 def test_stolen_session_token_is_refused_after_logout(site: WebSite) -> None:
     with site.browser() as owner, site.browser() as thief:
         sign_in(owner)
-        plant(thief, owner.cookies.get(SESSION_COOKIE) or "")
+        steal(thief, owner)
         stolen_csrf = token_of(thief)  # the thief reads the page while the session lives
         assert owner.form("/web", "/web/session/logout", {}).url.path == "/web/login"
         assert thief.get("/web").url.path == "/web/login"
@@ -263,7 +271,7 @@ def test_stolen_session_token_is_refused_after_logout(site: WebSite) -> None:
 def test_stolen_session_token_is_refused_denied_before_logout(site: WebSite) -> None:
     with site.browser() as owner, site.browser() as thief:
         sign_in(owner)
-        plant(thief, owner.cookies.get(SESSION_COOKIE) or "")
+        steal(thief, owner)
         assert thief.get("/web").url.path == "/web"  # why a session must end server-side
 
 

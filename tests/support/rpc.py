@@ -170,14 +170,14 @@ class RpcSite:
         return user_id(self.settings, login)
 
     def snapshot(self) -> dict[str, list[str]]:
-        """Every row of the business tables (not throttles, sessions or the audit trail), to
-        show that a refused call changed nothing."""
+        """Every row of the business tables (not throttles, sessions, risk state or the audit
+        trail), to show that a refused call changed nothing."""
         database = self.settings.tenants_dir / TENANT / "db.sqlite3"
         with closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as conn:
             tables = [
                 row[0]
                 for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
-                if not row[0].startswith(("auth_", "audit_"))
+                if not row[0].startswith(("auth_", "audit_", "risk_"))
             ]
             return {
                 table: sorted(repr(row) for row in conn.execute(f'SELECT * FROM "{table}"'))

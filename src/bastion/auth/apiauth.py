@@ -41,9 +41,13 @@ class ApiAuthenticator:
                 # A valid key presented with another user's login: refused like a bad key.
                 raise VerificationError(INVALID)
             return identity
-        signin = self.flow.authenticate(Attempt(login, secret, ip, "api", None), now)
+        # Channel "rpc": the risk engine's challenge or refusal is an AccessError here (a
+        # program cannot answer a challenge), with a message telling to use an API key.
+        attempt = Attempt(login, secret, ip, "api", None, channel="rpc")
+        signin = self.flow.authenticate(attempt, now)
         if signin.mfa_pending or signin.must_enrol or signin.factors - {"recovery"}:
             raise AccessError(NEEDS_KEY)
+        self.flow.learn(signin.uid, signin.risk_signal)  # allowed, and nothing else to pass
         return ApiIdentity(signin.uid, None)
 
     def bearer(self, authorization: str | None, *, ip: str, now: datetime) -> ApiIdentity:

@@ -21,6 +21,7 @@ TABLE_MODULES = (
     "bastion.auth.totp",
     "bastion.auth.recovery",
     "bastion.auth.passkeys",
+    "bastion.auth.emailcodes",
 )
 
 

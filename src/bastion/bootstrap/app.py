@@ -13,7 +13,16 @@ from pathlib import Path
 from typing import Any
 
 from bastion.auth.admission import HashGate, default_slots
-from bastion.bootstrap.auth import AuthKeys, TenantAuth, build_tenant_auth, redis_client
+from bastion.auth.hostslots import HostSlots, default_host_slots
+from bastion.bootstrap.auth import (
+    AuthKeys,
+    TenantAuth,
+    auth_log_for,
+    build_tenant_auth,
+    mailer_for,
+    redis_client,
+)
+from bastion.bootstrap.geo import geo_resolver
 from bastion.bootstrap.tenants import MANIFEST, open_tenant
 from bastion.core.clock import Clock
 from bastion.core.tenant import Tenant
@@ -33,8 +42,17 @@ class Services:
         self._lock = threading.Lock()
         self._keys: AuthKeys | None = None
         self._redis: Any | None = None
-        # One gate for the process: every tenant's sign-ins share the same cores.
-        self._gate = HashGate(default_slots(settings.workers))
+        # One gate for the process: every tenant's sign-ins share the same cores, and the
+        # workers of this data directory share one machine-wide budget for unknown devices.
+        self._gate = HashGate(
+            default_slots(settings.workers),
+            host=HostSlots(settings.data_dir / "run", default_host_slots()),
+        )
+        # One of each for the process, shared by every tenant: the geolocation database is
+        # large (loaded once, in a thread, now), the mailer and auth log are the operator's.
+        self.geo = geo_resolver(settings)
+        self.mailer = mailer_for(settings, clock)
+        self.auth_log = auth_log_for(settings)
 
     def tenants_for_host(self, host: str) -> list[str]:
         """The tenants `BASTION_DBFILTER` lets this host reach (Odoo's `%h` and `%d`)."""
@@ -58,7 +76,15 @@ class Services:
             if self._redis is None and self.settings.redis_url:
                 self._redis = redis_client(self.settings.redis_url)
             found = build_tenant_auth(
-                self.settings, tenant, self._keys, self._redis, purge=True, gate=self._gate
+                self.settings,
+                tenant,
+                self._keys,
+                self._redis,
+                purge=True,
+                gate=self._gate,
+                geo=self.geo,
+                mailer=self.mailer,
+                auth_log=self.auth_log,
             )
             self._auth[name] = found
             return found

@@ -1,4 +1,16 @@
-"""Sign-in pages: password, second factor (TOTP, passkey, recovery code), re-auth, sign-out."""
+"""Sign-in pages: password, second factor (TOTP, passkey, recovery code), e-mail codes when the
+risk engine asks for one, re-auth, sign-out.
+
+The risk engine's answers, as the browser sees them:
+
+- before the password: DENY -> 429 with Retry-After (the throttle's words); CHALLENGE -> the
+  "check your e-mail" page (`login_code.html`, mode "defensive"), the same for any login; a
+  code that passes brings back the login form, login filled in, for the password.
+- after the password: DENY -> 403; CHALLENGE -> the MFA page (device trust ignored), or for a
+  user without a second factor the e-mail code page (mode "step-up").
+
+Every login form carries a fresh browser-signal nonce (`page_signal_nonce`).
+"""
 
 from __future__ import annotations
 
@@ -10,10 +22,20 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from bastion.auth.login import SignIn
+from bastion.auth.login import Attempt, SignIn
+from bastion.auth.mail import MailError
+from bastion.auth.signalcodec import signal_for_session, signal_from_data
 from bastion.core.clock import Clock
-from bastion.errors import BastionError, RateLimitError, ValidationError, VerificationError
+from bastion.errors import (
+    AccessError,
+    BastionError,
+    ChallengeRequiredError,
+    RateLimitError,
+    ValidationError,
+    VerificationError,
+)
 from bastion.settings import Settings
+from bastion.web.risk_signals import form_browser_signals, page_signal_nonce
 from bastion.web.routing_auth import (
     ENROL_PATHS,
     Visitor,
@@ -30,6 +52,14 @@ INSECURE = (
     "This connection is not encrypted, so signing in is refused: use https "
     "(an administrator sets up TLS and BASTION_TRUSTED_PROXIES)."
 )
+CODE_ACCEPTED = "Code accepted: enter your password again."
+WRONG_CODE = "That code did not work."
+CODE_NOT_SENT = "The code could not be sent just now; try again in a few minutes."
+#: Session data marking a pending sign-in whose step-up is an e-mail code, not the MFA page.
+STEPUP, STEPUP_EMAIL = "stepup", "email"
+RISK_SIGNAL = "risk_signal"
+#: Session data is capped at 4 KB: a signal (2 KB at most) rides along shorter targets only.
+MAX_TARGET_WITH_SIGNAL = 1024
 
 
 def _field(form: Any, name: str) -> str:
@@ -73,6 +103,10 @@ class LoginPages:
             Route("/web/login/mfa/recovery", self.mfa_recovery, methods=["POST"]),
             Route("/web/login/mfa/passkey/options", self.passkey_options, methods=["POST"]),
             Route("/web/login/mfa/passkey", self.passkey_verify, methods=["POST"]),
+            Route("/web/login/verify", self.defensive_verify, methods=["POST"]),
+            Route("/web/login/code", self.code_form, methods=["GET"]),
+            Route("/web/login/code", self.code_submit, methods=["POST"]),
+            Route("/web/login/code/resend", self.code_resend, methods=["POST"]),
             Route("/web/reauth", self.reauth_form, methods=["GET"]),
             Route("/web/reauth", self.reauth_submit, methods=["POST"]),
             Route("/web/session/logout", self.logout_form, methods=["GET"]),
@@ -90,33 +124,55 @@ class LoginPages:
         if v.signed_in:
             return redirect(target)
         error = INSECURE if plain_http_from_afar(request) else None
-        return v.page("login.html", login="", redirect=target, error=error)
+        return login_page(v, login="", target=target, error=error)
 
     async def login_submit(self, request: Request) -> Response:
         v = self.visitor(request)
         if v.auth is None:
             return _no_tenant(v)
+        auth = v.auth
         form = await read_form(request)
         login, password = _field(form, "login"), _field(form, "password")
         target = safe_target(_field(form, "redirect"))
         if plain_http_from_afar(request):
             # A password over plain http crosses the network readable; and the Secure session
             # cookie would not come back anyway. Refuse before looking at the password.
-            return v.page("login.html", 400, login=login, redirect=target, error=INSECURE)
-        attempt = v.attempt(login, password)
+            return login_page(v, 400, login=login, target=target, error=INSECURE)
+        attempt = Attempt(
+            login,
+            password,
+            v.ip,
+            v.user_agent,
+            v.device_id,
+            browser=form_browser_signals(request, form, v.now),
+            channel="web",
+        )
         try:
-            signin: SignIn = await blocking(v.auth.login.authenticate, attempt, v.now)
+            signin: SignIn = await blocking(auth.login.authenticate, attempt, v.now)
         except RateLimitError as exc:
-            response = v.page("login.html", 429, login=login, redirect=target, error=exc.message)
+            response = login_page(v, 429, login=login, target=target, error=exc.message)
             response.headers["retry-after"] = str(exc.retry_after)
             return response
+        except ChallengeRequiredError:
+            # The password was not looked at. Same page for every login, existing or not.
+            await blocking(auth.login.send_defensive_code, login, v.now)
+            return v.page("login_code.html", mode="defensive", login=login, redirect=target)
         except VerificationError as exc:
-            return v.page("login.html", 401, login=login, redirect=target, error=exc.message)
+            return login_page(v, 401, login=login, target=target, error=exc.message)
+        except AccessError as exc:
+            return login_page(v, 403, login=login, target=target, error=exc.message)
         if v.token:
-            await blocking(v.auth.sessions.revoke, v.token)
-        data = {"target": target, "must_enrol": signin.must_enrol}
+            await blocking(auth.sessions.revoke, v.token)
+        data: dict[str, object] = {"target": target, "must_enrol": signin.must_enrol}
+        kept = signal_for_session(signin.risk_signal) if signin.risk_signal else None
+        if kept is not None and len(target) <= MAX_TARGET_WITH_SIGNAL:
+            # Server-side, with the session: learnt once the sign-in completes (a signal that
+            # would not fit is not kept: that sign-in is then simply not learnt).
+            data[RISK_SIGNAL] = kept
+        if signin.email_code:
+            data[STEPUP] = STEPUP_EMAIL
         token, session = await blocking(
-            lambda: v.auth.sessions.create(  # type: ignore[union-attr]
+            lambda: auth.sessions.create(
                 signin.uid,
                 v.now,
                 device_id=v.device_id,
@@ -128,20 +184,104 @@ class LoginPages:
             )
         )
         v.issue(token, session)
+        if signin.email_code:
+            return await self._send_login_code(v, then=redirect("/web/login/code"))
         if signin.mfa_pending:
             return redirect("/web/login/mfa")
-        await blocking(lambda: v.auth.login.completed(signin.uid, attempt, v.now, trust=False))  # type: ignore[union-attr]
+        await blocking(
+            lambda: auth.login.completed(
+                signin.uid, attempt, v.now, trust=False, signal=signin.risk_signal
+            )
+        )
         if signin.must_enrol:
             return redirect("/web/security?m=enrol_required")
         return redirect(target)
 
+    # -- e-mail codes --------------------------------------------------------------------
+
+    async def defensive_verify(self, request: Request) -> Response:
+        """The code sent before the password (defensive mode): back to the password."""
+        v = self.visitor(request)
+        if v.auth is None:
+            return _no_tenant(v)
+        auth = v.auth
+        form = await read_form(request)
+        login, code = _field(form, "login"), _field(form, "code")
+        target = safe_target(_field(form, "redirect"))
+        try:
+            await blocking(
+                lambda: auth.login.verify_defensive_code(login, code, v.device_id, v.ip, v.now)
+            )
+        except RateLimitError as exc:
+            response = v.page(
+                "login_code.html", 429, mode="defensive", login=login, redirect=target,
+                error=exc.message,
+            )  # fmt: skip
+            response.headers["retry-after"] = str(exc.retry_after)
+            return response
+        except VerificationError:
+            return v.page(
+                "login_code.html", 401, mode="defensive", login=login, redirect=target,
+                error=WRONG_CODE,
+            )  # fmt: skip
+        return login_page(v, login=login, target=target, flash=CODE_ACCEPTED)
+
+    def _emailed(self, v: Visitor) -> bool:
+        """A pending sign-in whose step-up is an e-mail code."""
+        return self._pending_any(v) and _stepup(v) == STEPUP_EMAIL
+
+    async def code_form(self, request: Request) -> Response:
+        v = self.visitor(request)
+        if not self._emailed(v):
+            return redirect("/web/login")
+        return v.page("login_code.html", mode="step-up")
+
+    async def code_submit(self, request: Request) -> Response:
+        v = self.visitor(request)
+        if not self._emailed(v):
+            return redirect("/web/login")
+        assert v.auth is not None and v.session is not None
+        form = await read_form(request)
+        code = _field(form, "code")
+        uid, auth = v.session.uid, v.auth
+        failed = await self._second_factor(
+            v, "e-mail code", lambda: auth.login.verify_login_code(uid, code, v.now), False
+        )
+        return failed or redirect(self._after_mfa(v))
+
+    async def code_resend(self, request: Request) -> Response:
+        v = self.visitor(request)
+        if not self._emailed(v):
+            return redirect("/web/login")
+        return await self._send_login_code(v, then=redirect("/web/login/code"))
+
+    async def _send_login_code(self, v: Visitor, *, then: Response) -> Response:
+        assert v.auth is not None and v.session is not None
+        auth, uid = v.auth, v.session.uid
+        try:
+            await blocking(auth.login.send_login_code, uid, v.now)
+        except RateLimitError as exc:
+            response = v.page("login_code.html", 429, mode="step-up", error=exc.message)
+            response.headers["retry-after"] = str(exc.retry_after)
+            return response
+        except (MailError, AccessError, ValidationError):
+            return v.page("login_code.html", 503, mode="step-up", error=CODE_NOT_SENT)
+        return then
+
     # -- second factor -------------------------------------------------------------------
 
-    def _pending(self, v: Visitor) -> bool:
+    def _pending_any(self, v: Visitor) -> bool:
         return v.auth is not None and v.session is not None and v.session.mfa_pending
+
+    def _pending(self, v: Visitor) -> bool:
+        """A pending sign-in for the MFA page (an e-mail step-up has its own page: a user who
+        must answer by e-mail cannot switch to another kind of proof, nor the other way)."""
+        return self._pending_any(v) and _stepup(v) != STEPUP_EMAIL
 
     async def mfa_form(self, request: Request) -> Response:
         v = self.visitor(request)
+        if self._emailed(v):
+            return redirect("/web/login/code")
         if not self._pending(v):
             return redirect("/web/login")
         assert v.auth is not None and v.session is not None
@@ -157,26 +297,38 @@ class LoginPages:
         try:
             keys = await blocking(auth.login.check_factor_throttle, session.uid, v.ip, v.now)
         except RateLimitError as exc:
-            factors = await blocking(auth.mfa.factors, session.uid)
-            response = v.page("mfa.html", 429, factors=factors, error=exc.message)
+            response = await self._factor_page(v, 429, exc.message)
             response.headers["retry-after"] = str(exc.retry_after)
             return response
         try:
             await blocking(check)
         except (VerificationError, ValidationError, BastionError):
             await blocking(auth.login.factor_failed, keys, session.uid, v.now, kind)
-            factors = await blocking(auth.mfa.factors, session.uid)
-            return v.page("mfa.html", 401, factors=factors, error="That code did not work.")
+            return await self._factor_page(v, 401, WRONG_CODE)
         await blocking(auth.login.factor_passed, keys, session.uid, v.now, kind)
+        # The sign-in's risk signal, kept server-side with the session: learnt now that the
+        # real user has proven it was them (or had nothing to prove but their usual factor).
+        signal = signal_from_data(session.data.get(RISK_SIGNAL))
+        data = {k: val for k, val in session.data.items() if k not in (RISK_SIGNAL, STEPUP)}
         token, new = await blocking(
             lambda: auth.sessions.rotate(
-                v.token or "", v.now, mfa_pending=False, auth_time=v.now.timestamp()
+                v.token or "", v.now, mfa_pending=False, auth_time=v.now.timestamp(), data=data
             )
         )
         v.issue(token, new)
         attempt = v.attempt("", "")
-        await blocking(lambda: auth.login.completed(session.uid, attempt, v.now, trust=trust))
+        await blocking(
+            lambda: auth.login.completed(session.uid, attempt, v.now, trust=trust, signal=signal)
+        )
         return None
+
+    async def _factor_page(self, v: Visitor, status: int, error: str) -> Response:
+        """The page a pending sign-in answers on, again, with `error`."""
+        assert v.auth is not None and v.session is not None
+        if _stepup(v) == STEPUP_EMAIL:
+            return v.page("login_code.html", status, mode="step-up", error=error)
+        factors = await blocking(v.auth.mfa.factors, v.session.uid)
+        return v.page("mfa.html", status, factors=factors, error=error)
 
     def _after_mfa(self, v: Visitor) -> str:
         data = v.session.data if v.session else {}
@@ -336,6 +488,28 @@ def _replace(session: Any, **changes: Any) -> Any:
     import dataclasses
 
     return dataclasses.replace(session, **changes)
+
+
+def login_page(
+    v: Visitor,
+    status: int = 200,
+    *,
+    login: str,
+    target: str,
+    error: str | None = None,
+    flash: str | None = None,
+) -> Response:
+    """The login form, always with a fresh browser-signal nonce for this device."""
+    extra = {"flash": flash} if flash is not None else {}
+    nonce = page_signal_nonce(v.request, v.now)
+    return v.page(
+        "login.html", status, login=login, redirect=target, error=error, signal_nonce=nonce,
+        **extra,
+    )  # fmt: skip
+
+
+def _stepup(v: Visitor) -> str:
+    return str(v.session.data.get(STEPUP) or "") if v.session is not None else ""
 
 
 def _no_tenant(v: Visitor) -> Response:

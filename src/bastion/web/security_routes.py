@@ -19,6 +19,8 @@ from bastion.errors import BastionError, RateLimitError, ValidationError, Verifi
 from bastion.settings import Settings
 from bastion.web.login_routes import _field, _take_challenge, read_form, web_origin
 from bastion.web.routing_auth import Visitor, blocking, login_redirect, redirect
+from bastion.web.security_answers import answer_signin, pending_signins
+from bastion.web.security_events_routes import is_security_admin
 
 MAX_PASSKEY_NAME = 80
 
@@ -45,6 +47,7 @@ class SecurityPages:
             Route("/web/security/passkeys/remove", self.passkey_remove, methods=post),
             Route("/web/security/apikeys/create", self.apikey_create, methods=post),
             Route("/web/security/apikeys/revoke", self.apikey_revoke, methods=post),
+            Route("/web/security/signins/answer", self.answer_signin, methods=post),
         ]
 
     def visitor(self, request: Request) -> Visitor | None:
@@ -74,6 +77,8 @@ class SecurityPages:
                 "recovery_remaining": auth.recovery.remaining(uid),
                 "mfa_required": auth.login.mfa_required(uid),
                 "api_key_max_days": auth.login.key_lifetime_days(uid),
+                "new_signins": pending_signins(auth, uid, now),
+                "security_admin": is_security_admin(auth, uid),
             }
 
         ctx = await blocking(gather)
@@ -306,6 +311,14 @@ class SecurityPages:
             return await self._page(v, 404, error="There is no such passkey of yours.")
         await self._credential_changed(v)
         return redirect("/web/security?m=passkey_removed")
+
+    # -- "was this you?" -----------------------------------------------------------------
+
+    async def answer_signin(self, request: Request) -> Response:
+        v = self.visitor(request)
+        if v is None:
+            return login_redirect(request)
+        return await answer_signin(v, await read_form(request), self._page)
 
     # -- API keys ------------------------------------------------------------------------
 

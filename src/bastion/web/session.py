@@ -5,7 +5,9 @@ It puts into the scope's state, for the routes and the CSRF check below it:
     tenant          the tenant's name, or None (no tenant or several for this host)
     auth            that tenant's `TenantAuth`
     session         the live `Session`, or None;  session_token: its cookie value
-    device_id       the long-lived device cookie (a random id; set here when missing)
+    device_id       the id of the long-lived device cookie `<id>.<mac>` (see `device_cookie`):
+                    a new random one, set here, when the cookie is missing or does not verify
+    signals_signer  the `Signer` of the login page's browser-signal nonces (`risk_signals`)
     csrf_expected   the session's token, or for anonymous visitors one bound to a pre-session
                     cookie: a cross-site page can neither read that cookie nor compute the token
 
@@ -28,7 +30,10 @@ from bastion.bootstrap.app import Services
 from bastion.bootstrap.auth import TenantAuth
 from bastion.core.clock import Clock, SystemClock
 from bastion.crypto.random import token_urlsafe
+from bastion.crypto.signing import Signer
 from bastion.errors import BastionError, VerificationError
+from bastion.web.device_cookie import DEVICE_PURPOSE, DeviceCookies
+from bastion.web.risk_signals import SIGNALS_PURPOSE
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +50,15 @@ class SessionMiddleware:
         self.app = app
         self.services = services
         self.clock: Clock = clock or SystemClock()
+        self._signers: tuple[DeviceCookies, Signer] | None = None
+
+    def _keyed(self) -> tuple[DeviceCookies, Signer]:
+        """The device cookie codec and the signal-nonce signer (the keys load on first use)."""
+        if self._signers is None:
+            keys = self.services.keys
+            devices = DeviceCookies(keys.signer(DEVICE_PURPOSE))
+            self._signers = (devices, keys.signer(SIGNALS_PURPOSE))
+        return self._signers
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -67,8 +81,16 @@ class SessionMiddleware:
                     clear = True
                 else:
                     state["session"], state["session_token"] = session, token
-        new_device = DEVICE_COOKIE not in cookies or not _sane(cookies[DEVICE_COOKIE])
-        state["device_id"] = token_urlsafe(32) if new_device else cookies[DEVICE_COOKIE]
+        devices, signals_signer = self._keyed()
+        state["signals_signer"] = signals_signer
+        # A cookie whose MAC does not verify is a new device, never the one it claims to be.
+        device_id = devices.read(cookies.get(DEVICE_COOKIE))
+        new_device = device_id is None
+        if device_id is None:
+            device_id, device_value = devices.new()
+        else:
+            device_value = cookies[DEVICE_COOKIE]
+        state["device_id"] = device_id
         new_pre = PRE_COOKIE not in cookies or not _sane(cookies[PRE_COOKIE])
         pre = token_urlsafe(32) if new_pre else cookies[PRE_COOKIE]
         session = state["session"]
@@ -85,7 +107,7 @@ class SessionMiddleware:
                 if new_device:
                     headers.append(
                         "set-cookie",
-                        f"{DEVICE_COOKIE}={state['device_id']}; Max-Age={DEVICE_MAX_AGE}{attrs}",
+                        f"{DEVICE_COOKIE}={device_value}; Max-Age={DEVICE_MAX_AGE}{attrs}",
                     )
                 if new_pre:
                     headers.append("set-cookie", f"{PRE_COOKIE}={pre}{attrs}")

@@ -113,6 +113,8 @@ def test_cookie_routes_refuse_what_a_cross_site_form_can_send(
     """A foreign page can post text/plain or a form with the victim's cookie, not JSON."""
     with site.web() as web:
         sign_in(web, login="salesmanager")
+        # The session's first request records its device binding: let it, then compare.
+        assert "result" in rpc(web, "/web/session/get_session_info")
         before = site.snapshot()
         for path in ("/web/dataset/call_kw", "/web/session/destroy",
                      "/web/session/get_session_info"):  # fmt: skip

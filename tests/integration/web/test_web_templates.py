@@ -16,6 +16,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Mount
 
+from bastion.risk.events import RiskEvent
+from bastion.risk.findings import Action, Finding
+from bastion.web.security_events_routes import Filters
 from bastion.web.templating import (
     STATIC_DIR,
     TEMPLATES_DIR,
@@ -120,6 +123,73 @@ FULL_CONTEXT: dict[str, dict[str, Any]] = {
     },
     "reauth.html": {"next": "/web/security"},
     "error.html": {"title": "Not found", "message": EVIL},
+    "login_code.html": {"mode": "defensive", "login": EVIL, "redirect": "/web?x=" + EVIL},
+    "reverify.html": {
+        "factors": frozenset({"totp", "passkey", "recovery"}),
+        "password_only": False,
+        "next": "/web/security?x=" + EVIL,
+        "ip": "203.0.113.7",
+        "country": EVIL,
+        "as_name": EVIL,
+    },
+    "signins_revoked.html": {},
+}
+#: Pages that cannot render without their data: the smallest context that has it.
+MINIMAL_CONTEXT: dict[str, dict[str, Any]] = {
+    "security_events.html": {
+        "filters": Filters(),
+        "detectors": [],
+        "actions": [],
+        "periods": [],
+        "pages": 1,
+        "prev_query": None,
+        "next_query": None,
+        "export_query": "",
+        "unknown_user": False,
+        "events": [],
+        "total": 0,
+        "chart": "",
+        "users": {},
+    },
+}
+FULL_CONTEXT["security_events.html"] = {
+    **MINIMAL_CONTEXT["security_events.html"],
+    "filters": Filters(login=EVIL, action="deny", detector="bots", page=2),
+    "detectors": ["bots", EVIL],
+    "actions": [a.value for a in Action],
+    "periods": ["24h", EVIL],
+    "pages": 3,
+    "prev_query": "page=1&user=" + EVIL,
+    "next_query": "page=3&user=" + EVIL,
+    "export_query": "user=" + EVIL,
+    "unknown_user": True,
+    "events": [
+        RiskEvent(
+            id=9,
+            at=NOW,
+            kind="login",
+            stage="before",
+            channel="web",
+            uid=4,
+            login=EVIL,
+            ip="203.0.113.7",
+            network="203.0.113.0/24",
+            asn=64500,
+            as_name=EVIL,
+            country=EVIL,
+            device=EVIL,
+            device_known=False,
+            agent=EVIL,
+            score=85.0,
+            action=Action.DENY,
+            findings=(Finding("bots", "webdriver", 60.0, EVIL, Action.CHALLENGE),),
+            answer="no",
+            answered_at=NOW,
+        )
+    ],
+    "total": 1,
+    "chart": Markup('<svg xmlns="http://www.w3.org/2000/svg"></svg>'),
+    "users": {4: EVIL},
 }
 USER = {"name": EVIL, "login": "ana"}
 SCOPE = {"type": "http", "headers": [], "state": {"csp_nonce": NONCE, "csrf_expected": CSRF}}
@@ -132,7 +202,7 @@ def _page(name: str, **ctx: Any) -> tuple[Response, str]:
 
 @pytest.mark.parametrize("name", PAGES)
 def test_every_page_renders_with_a_minimal_context(name: str) -> None:
-    response, text = _page(name)
+    response, text = _page(name, **MINIMAL_CONTEXT.get(name, {}))
     assert response.status_code == 200
     assert response.headers["cache-control"] == "no-store"
     assert text.startswith("<!doctype html>")
@@ -173,13 +243,29 @@ def test_a_caller_cannot_choose_the_nonce() -> None:
     assert "attacker" not in text and NONCE in text
 
 
+#: Forms that only read (filters of a list): GET, so the query can be bookmarked.
+READ_ONLY_FORMS = {"/web/security/events"}
+
+
 @pytest.mark.parametrize("name", PAGES)
 def test_every_post_form_carries_the_csrf_token(name: str) -> None:
     _, text = _page(name, user=USER, **FULL_CONTEXT[name])
     page = Page(text)
     for action, fields in page.forms.items():
+        if action in READ_ONLY_FORMS:
+            continue
         assert page.methods[action] == "post", action
         assert fields.get("csrf_token") == CSRF, action
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_a_get_form_never_puts_the_csrf_token_in_a_url(name: str) -> None:
+    _, text = _page(name, user=USER, **FULL_CONTEXT[name])
+    page = Page(text)
+    for action, fields in page.forms.items():
+        if page.methods[action] == "get":
+            assert action in READ_ONLY_FORMS, action
+            assert "csrf_token" not in fields, action
 
 
 def _fields(name: str, action: str) -> set[str]:
@@ -190,7 +276,19 @@ def _fields(name: str, action: str) -> set[str]:
 @pytest.mark.parametrize(
     ("name", "action", "fields"),
     [
-        ("login.html", "/web/login", {"login", "password", "csrf_token", "redirect", "remember"}),
+        (
+            "login.html",
+            "/web/login",
+            {
+                "login",
+                "password",
+                "csrf_token",
+                "redirect",
+                "remember",
+                "bastion_signals",
+                "bastion_signals_nonce",
+            },
+        ),
         ("mfa.html", "/web/login/mfa", {"code", "trust_device", "csrf_token"}),
         ("mfa.html", "/web/login/mfa/recovery", {"recovery_code", "csrf_token"}),
         ("home.html", "/web/session/logout", {"csrf_token"}),

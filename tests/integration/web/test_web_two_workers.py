@@ -16,6 +16,7 @@ import pytest
 from support.live_server import PASSWORD, bastion, init_tenant, serve
 from support.postgres import require_postgres
 from support.redis import REDIS_URL, delete_prefix, require_redis
+from support.web_client import DESKTOP_CHROME
 
 pytestmark = pytest.mark.postgres
 
@@ -58,7 +59,9 @@ class Visitor:
         self.url = url
         # Connection: close makes the server hang up after each answer, so the next request
         # is a new connection that either worker may accept.
-        self.client = httpx.Client(base_url=url, headers={"connection": "close"}, timeout=60)
+        self.client = httpx.Client(
+            base_url=url, headers={"connection": "close", "user-agent": DESKTOP_CHROME}, timeout=60
+        )
         page = self.client.get("/web/login")
         assert page.status_code == 200, page.text[:500]
         match = _TOKEN.search(page.text)

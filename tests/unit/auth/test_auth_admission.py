@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import threading
+import time
+from pathlib import Path
 
 import pytest
 
 from bastion.auth.admission import HashGate
+from bastion.auth.hostslots import HostSlots, default_host_slots
 from bastion.errors import ConfigError, RateLimitError
 
 
@@ -54,10 +57,23 @@ def test_ordinary_attempt_that_waits_too_long_is_turned_away() -> None:
         thread.join(5)
 
 
-def test_known_device_waits_for_a_slot_instead_of_being_turned_away() -> None:
+def test_known_device_is_not_held_up_by_ordinary_hashes() -> None:
     gate = HashGate(1, max_waiting=0, max_wait=0.05)
     entered, release = threading.Event(), threading.Event()
     thread = hold(gate, priority=False, entered=entered, release=release)
+    assert entered.wait(5)
+    try:
+        with gate.admit(priority=True):  # its own lane: no wait for the attacker's hash
+            pass
+    finally:
+        release.set()
+        thread.join(5)
+
+
+def test_known_device_waits_for_a_slot_instead_of_being_turned_away() -> None:
+    gate = HashGate(1, max_waiting=0, max_wait=0.05)
+    entered, release = threading.Event(), threading.Event()
+    thread = hold(gate, priority=True, entered=entered, release=release)
     assert entered.wait(5)
     admitted = threading.Event()
 
@@ -67,18 +83,73 @@ def test_known_device_waits_for_a_slot_instead_of_being_turned_away() -> None:
 
     waiter = threading.Thread(target=known)
     waiter.start()
-    assert not admitted.wait(0.1)  # the slot is taken: it waits ...
+    assert not admitted.wait(0.1)  # the known-device lane is full: it waits ...
     release.set()
     waiter.join(5)
     thread.join(5)
     assert admitted.is_set()  # ... and gets in as soon as the slot frees
 
 
+def test_ordinary_attempt_waits_while_a_known_device_waits() -> None:
+    gate = HashGate(1, max_waiting=4, max_wait=0.2)
+    entered, release = threading.Event(), threading.Event()
+    thread = hold(gate, priority=True, entered=entered, release=release)
+    assert entered.wait(5)
+    waiter = threading.Thread(target=lambda: gate.admit(priority=True).__enter__())
+    try:
+        waiter.start()
+        while gate._priority_waiting < 1:
+            threading.Event().wait(0.01)
+        with pytest.raises(RateLimitError), gate.admit(priority=False):
+            pass
+    finally:
+        release.set()
+        thread.join(5)
+        waiter.join(5)
+
+
+def test_ordinary_attempts_share_the_machine_wide_slots(tmp_path: Path) -> None:
+    # Two gates stand for two worker processes of one data directory.
+    one = HashGate(2, host=HostSlots(tmp_path, 1), max_waiting=4, max_wait=0.05)
+    two = HashGate(2, host=HostSlots(tmp_path, 1), max_waiting=4, max_wait=0.05)
+    with one.admit(priority=False):
+        with pytest.raises(RateLimitError), two.admit(priority=False):
+            pass
+        with two.admit(priority=True):  # known devices are outside the machine-wide budget
+            pass
+    with two.admit(priority=False):  # released: the other worker gets it
+        pass
+
+
+def test_machine_wide_slots_admit_as_many_as_they_have(tmp_path: Path) -> None:
+    slots = HostSlots(tmp_path, 2)
+    deadline = time.monotonic() + 0.05
+    with slots.hold(deadline) as first, slots.hold(deadline) as second:
+        assert first and second
+        with slots.hold(time.monotonic() + 0.05) as third:
+            assert not third
+
+
+def test_machine_wide_slots_need_at_least_one(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError):
+        HostSlots(tmp_path, 0)
+
+
+def test_one_core_is_left_to_known_devices() -> None:
+    assert default_host_slots(2) == 1
+    assert default_host_slots(8) == 7
+    assert default_host_slots(1) == 1
+
+
 def test_known_device_goes_before_ordinary_attempts_already_waiting() -> None:
     gate = HashGate(1, max_waiting=8, max_wait=5)
-    entered, release = threading.Event(), threading.Event()
-    thread = hold(gate, priority=False, entered=entered, release=release)
-    assert entered.wait(5)
+    held_o, release_o = threading.Event(), threading.Event()
+    held_p, release_p = threading.Event(), threading.Event()
+    holders = [
+        hold(gate, priority=False, entered=held_o, release=release_o),
+        hold(gate, priority=True, entered=held_p, release=release_p),
+    ]
+    assert held_o.wait(5) and held_p.wait(5)
     order: list[str] = []
     lock = threading.Lock()
 
@@ -95,10 +166,14 @@ def test_known_device_goes_before_ordinary_attempts_already_waiting() -> None:
     known.start()
     while gate._priority_waiting < 1:
         threading.Event().wait(0.01)
-    release.set()
-    for t in [*ordinary, known, thread]:
+    release_o.set()  # an ordinary slot frees, but a known device is waiting ...
+    assert not threading.Event().wait(0.1)
+    assert order == []  # ... so nobody in the ordinary line takes it
+    release_p.set()
+    for t in [*ordinary, known, *holders]:
         t.join(5)
     assert order[0] == "known"
+    assert len(order) == 4
 
 
 @pytest.mark.parametrize("slots", [0, -1])

@@ -56,6 +56,13 @@ class Groups(Model):
     mfa_required = fields.Boolean("Require two-factor sign-in", default=False)
     #: The longest lifetime of an API key a member may create; 0 means the default (90 days).
     key_lifetime_days = fields.Integer("Longest API key lifetime (days)", default=0)
+    #: Risk policy of members (bastion.auth.riskpolicy): the sign-in risk score (0-100) that asks
+    #: for a second factor, and the one that refuses; empty means the default (40 and 90). A
+    #: member of several groups with a policy gets the strictest.
+    risk_challenge_at = fields.Float("Risk score that asks for a second factor")
+    risk_deny_at = fields.Float("Risk score that refuses the sign-in")
+    #: Ask members for a second factor (or an e-mail code) at every sign-in, whatever the risk.
+    risk_always_mfa = fields.Boolean("Always ask for a second check at sign-in", default=False)
 
 
 class Users(Model):

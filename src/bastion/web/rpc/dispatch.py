@@ -16,6 +16,7 @@ from typing import Any
 from bastion.auth.apiauth import ApiIdentity
 from bastion.core.tenant import Tenant
 from bastion.errors import AccessError, ValidationError
+from bastion.web.risk_calls import note_caller
 
 #: Methods that only read: the rest need a read-write key.
 READ_METHODS = frozenset(
@@ -37,6 +38,7 @@ def execute_kw(  # noqa: PLR0917 - Odoo's own execute_kw(model, method, args, kw
     kwargs: Mapping[str, Any] | None = None,
 ) -> Any:
     """Run `env[model].method(*args, **kwargs)` for the caller; raise `BastionError`s."""
+    note_caller(tenant.name, identity.uid, identity.key_id)  # for the risk guard (risk_api)
     args, kwargs = _shapes(model, method, args, kwargs)
     if model not in tenant.registry:
         raise ValidationError(f"There is no model named '{_short(model)}'.")

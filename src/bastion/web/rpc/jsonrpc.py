@@ -22,6 +22,7 @@ from starlette.responses import Response
 from bastion.core.clock import Clock
 from bastion.errors import ValidationError
 from bastion.web.limits import TOO_LARGE, BodyTooLarge
+from bastion.web.rpc.credentials import VerifiedPasswords
 from bastion.web.rpc.faults import (
     INVALID_PARAMS,
     INVALID_REQUEST,
@@ -118,9 +119,16 @@ def error_reply(request_id: Any, exc: BaseException, where: str) -> Response:
 class JsonRpc:
     """The `/jsonrpc` endpoint; `list_db` lets `db.list` answer (off by default)."""
 
-    def __init__(self, clock: Clock, *, list_db: bool = False) -> None:
+    def __init__(
+        self,
+        clock: Clock,
+        *,
+        list_db: bool = False,
+        passwords: VerifiedPasswords | None = None,
+    ) -> None:
         self.clock = clock
         self.list_db = list_db
+        self.passwords = passwords
 
     async def endpoint(self, request: Request) -> Response:
         request_id: Any = None
@@ -134,7 +142,15 @@ class JsonRpc:
             services = request.app.state.services
             result = await to_thread.run_sync(
                 lambda: to_odoo(
-                    call_service(services, caller, service, method, args, list_db=self.list_db)
+                    call_service(
+                        services,
+                        caller,
+                        service,
+                        method,
+                        args,
+                        list_db=self.list_db,
+                        passwords=self.passwords,
+                    )
                 )
             )
         except Exception as exc:

@@ -19,6 +19,7 @@ from starlette.routing import Route
 
 from bastion.core.clock import Clock
 from bastion.settings import Settings
+from bastion.web.rpc.credentials import VerifiedPasswords
 from bastion.web.rpc.json2 import Json2
 from bastion.web.rpc.jsonrpc import JsonRpc
 from bastion.web.rpc.session_api import SessionApi
@@ -28,9 +29,15 @@ from bastion.web.rpc.xmlrpc import XmlRpc
 def rpc_routes(settings: Settings, clock: Clock, *, list_db: bool = False) -> list[Route]:
     """The API's routes. `list_db`: let `db.list` name the databases this host may reach
     (off by default: database names help an attacker aim)."""
+    # One per process: each worker builds its own app.
+    passwords = VerifiedPasswords()
     return [
-        *XmlRpc(clock, list_db=list_db).routes(),
-        Route("/jsonrpc", JsonRpc(clock, list_db=list_db).endpoint, methods=["POST"]),
+        *XmlRpc(clock, list_db=list_db, passwords=passwords).routes(),
+        Route(
+            "/jsonrpc",
+            JsonRpc(clock, list_db=list_db, passwords=passwords).endpoint,
+            methods=["POST"],
+        ),
         *SessionApi(settings, clock).routes(),
         *Json2(clock).routes(),
     ]

@@ -13,10 +13,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from bastion.auth.apiauth import ApiIdentity
+from bastion.auth.apiauth import KEY_PREFIX, ApiIdentity
+from bastion.auth.loginrisk import challenged, refused
 from bastion.bootstrap.app import Services
 from bastion.bootstrap.auth import TenantAuth
-from bastion.errors import AccessError, ValidationError, VerificationError
+from bastion.errors import AccessError, RateLimitError, ValidationError, VerificationError
+from bastion.web.rpc.credentials import VerifiedPasswords
 from bastion.web.rpc.dispatch import execute_kw
 from bastion.web.rpc.faults import FaultError, access_denied, not_found
 
@@ -30,6 +32,8 @@ VERSION_INFO: dict[str, Any] = {
     "protocol_version": 1,
 }
 WRONG_CREDENTIALS = "Wrong login or password."
+#: The user agent the sign-in flow records for RPC attempts (`ApiAuthenticator`).
+RPC_AGENT = "api"
 NO_DATABASE = "This address serves no database of that name."
 NO_DB_MANAGEMENT = "Databases are managed with the bastion command line, not over the network."
 NO_DB_LISTING = "Listing databases is disabled on this server."
@@ -53,14 +57,16 @@ def call_service(
     params: Sequence[Any],
     *,
     list_db: bool = False,
+    passwords: VerifiedPasswords | None = None,
 ) -> Any:
-    """Run `service.method(*params)`; raise `BastionError`s or `FaultError`s."""
+    """Run `service.method(*params)`; raise `BastionError`s or `FaultError`s. `passwords`:
+    where this process keeps the passwords that verified (None: keep none)."""
     if not isinstance(method, str):
         raise ValidationError("The method must be given as a string.")
     if service == "common":
         return _common(services, caller, method, list(params))
     if service == "object":
-        return _object(services, caller, method, list(params))
+        return _object(services, caller, method, list(params), passwords)
     if service == "db":
         return _db(services, caller, method, list(params), list_db)
     raise FaultError(not_found("There is no such service: use common, object or db."))
@@ -111,7 +117,13 @@ def authenticate(
 # -- object ----------------------------------------------------------------------------------
 
 
-def _object(services: Services, caller: Caller, method: str, params: list[Any]) -> Any:
+def _object(
+    services: Services,
+    caller: Caller,
+    method: str,
+    params: list[Any],
+    passwords: VerifiedPasswords | None = None,
+) -> Any:
     if method == "execute_kw":
         _arity("object.execute_kw", params, 6, 7, "db, uid, password, model, method, args, kwargs")
         db, uid, password, model, name, args = params[:6]
@@ -124,7 +136,7 @@ def _object(services: Services, caller: Caller, method: str, params: list[Any]) 
         raise FaultError(not_found("The object service has execute and execute_kw."))
     tenant_name = tenant_for(services, caller.host, db)
     auth = services.auth(tenant_name)
-    identity = check_credentials(auth, caller, uid, password)
+    identity = check_credentials(auth, caller, uid, password, passwords)
     if (model, name) == ("res.users", "context_get") and name not in _rpc_methods(auth, model):
         # odoorpc asks for this right after signing in; until the users model offers it,
         # answer with the defaults (nothing but the caller's own id).
@@ -132,11 +144,19 @@ def _object(services: Services, caller: Caller, method: str, params: list[Any]) 
     return execute_kw(auth.tenant, identity, model, name, args, kwargs)
 
 
-def check_credentials(auth: TenantAuth, caller: Caller, uid: object, secret: object) -> ApiIdentity:
+def check_credentials(
+    auth: TenantAuth,
+    caller: Caller,
+    uid: object,
+    secret: object,
+    passwords: VerifiedPasswords | None = None,
+) -> ApiIdentity:
     """The identity of `uid` if `secret` is its password or one of its API keys.
 
     An unknown or disabled uid goes through the same path with an empty login (a dummy hash,
-    a throttle failure), so neither timing nor answer tells which user ids exist.
+    a throttle failure), so neither timing nor answer tells which user ids exist. A password
+    kept in `passwords` for this address skips the sign-in flow's hash and risk assessment,
+    not its throttle nor what users, groups and second factors decide (see `credentials.py`).
     """
     if isinstance(uid, str) and uid.isdigit() and len(uid) < 12:
         uid = int(uid)
@@ -144,6 +164,13 @@ def check_credentials(auth: TenantAuth, caller: Caller, uid: object, secret: obj
         raise ValidationError("The user id must be a whole number.")
     if not isinstance(secret, str):
         raise FaultError(access_denied(WRONG_CREDENTIALS))
+    stamp = None
+    if passwords is not None and not secret.startswith(KEY_PREFIX):  # keys: a fast hash
+        identity = _verified_before(auth, caller, uid, secret, passwords)
+        if identity is not None:
+            return identity
+        # Read before the user's row: what is kept is never newer than what it was checked on.
+        stamp = auth.tenant.access_cache.stamp()
     try:
         login = auth.login.get_user(uid).login
     except AccessError:
@@ -156,7 +183,58 @@ def check_credentials(auth: TenantAuth, caller: Caller, uid: object, secret: obj
         raise FaultError(access_denied(exc.message)) from None
     if identity.uid != uid:
         raise FaultError(access_denied(WRONG_CREDENTIALS))
+    if passwords is not None and stamp is not None:
+        now = caller.now.timestamp()
+        passwords.remember(
+            auth.tenant.name, uid, caller.ip, secret, stamp=stamp, login=login, now=now
+        )
     return identity
+
+
+def _verified_before(
+    auth: TenantAuth, caller: Caller, uid: int, password: str, passwords: VerifiedPasswords
+) -> ApiIdentity | None:
+    """The identity of `uid` if `password` verified for it from this address before and nothing
+    the full check depends on has changed since; None: take the full path (which also refuses
+    whatever must be refused)."""
+    tenant = auth.tenant.name
+    found = passwords.lookup(tenant, uid, caller.ip, password, caller.now.timestamp())
+    if found is None:
+        return None
+    throttle = auth.login.throttle
+    keys = throttle.keys(found.login, caller.ip, None)
+    try:
+        throttle.check(keys, caller.now)
+    except RateLimitError:
+        return None  # the full path refuses it, and records that it did
+    if found.stamp != auth.tenant.access_cache.stamp() or auth.mfa.has_second_factor(uid):
+        passwords.forget(tenant, uid, caller.ip, password)
+        return None
+    if not _risk_allows(auth, found.login, uid, caller):
+        return None  # the full path refuses it, and records that it did
+    throttle.succeeded(keys, caller.now)
+    return ApiIdentity(uid, None)
+
+
+def _risk_allows(auth: TenantAuth, login: str, uid: int, caller: Caller) -> bool:
+    """The risk engine's word before the password, as the sign-in flow asks it for an RPC
+    attempt (`ApiAuthenticator.password_or_key`): address bans, a tenant in defensive mode,
+    whatever it refuses or would challenge (a program cannot answer a challenge)."""
+    risk = auth.login.risk
+    if risk is None:
+        return True
+    signal = risk.signal(
+        login=login,
+        ip=caller.ip,
+        user_agent=RPC_AGENT,
+        device_id=None,
+        now=caller.now,
+        uid=uid,
+        device_known=False,
+        channel="rpc",
+    )
+    assessment = risk.before(signal)
+    return not (refused(assessment) or challenged(assessment))
 
 
 def _rpc_methods(auth: TenantAuth, model: str) -> frozenset[str]:

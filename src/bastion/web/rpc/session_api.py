@@ -11,6 +11,7 @@ without a CORS preflight (that is their CSRF defence; we grant no CORS).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from starlette.requests import Request
@@ -68,11 +69,15 @@ class SessionApi:
             login, password = params.get("login"), params.get("password")
             if not isinstance(login, str) or not isinstance(password, str):
                 raise ValidationError("The login and password must be strings.")
-            attempt = v.attempt(login, password)
+            # Channel "rpc": a JSON client cannot answer the risk engine's challenge, so a
+            # challenge or refusal comes back as AccessError ("... use an API key").
+            attempt = replace(v.attempt(login, password), channel="rpc")
             try:
                 signin = await blocking(auth.login.authenticate, attempt, v.now)
             except VerificationError:
                 raise FaultError(access_denied(WRONG_CREDENTIALS)) from None
+            except AccessError as exc:
+                raise FaultError(access_denied(exc.message)) from None
             if signin.mfa_pending or signin.must_enrol or signin.factors - {"recovery"}:
                 raise FaultError(access_denied(NEEDS_SECOND_FACTOR))
             if v.token and v.auth is not None:
@@ -89,7 +94,11 @@ class SessionApi:
                 )
             )
             v.issue(token, session)
-            await blocking(lambda: auth.login.completed(signin.uid, attempt, v.now, trust=False))
+            await blocking(
+                lambda: auth.login.completed(
+                    signin.uid, attempt, v.now, trust=False, signal=signin.risk_signal
+                )
+            )
             info = await blocking(session_info, auth, signin.uid, name, _base_url(request))
         except Exception as exc:
             return error_reply(request_id, exc, request.url.path)

@@ -21,11 +21,35 @@ from bastion.errors import ValidationError
 MAX_DEPTH = 40
 #: XML 1.0 cannot carry these control characters (all below 32 but tab, newline, return).
 _CONTROL = dict.fromkeys(set(range(32)) - {9, 10, 13})
+#: Values JSON replies carry unchanged (exact types: subclasses take the general path).
+_AS_IS = frozenset({str, int, float, bool})
 
 
 def to_odoo(value: Any, *, xml: bool = False) -> Any:
     """`value` (a result of the ORM) as Odoo clients read it; `xml` also drops characters
     XML cannot carry (as Odoo does, or the client's parser fails on the whole reply)."""
+    return _general(value, True) if xml else _json(value)
+
+
+def _json(value: Any) -> Any:
+    """`to_odoo` for JSON, quick on what `search_read` returns (lists of dicts of scalars and
+    many2one pairs): the same result as the general path, which takes everything else."""
+    if value is None:
+        return False
+    kind = type(value)
+    if kind in _AS_IS:
+        return value
+    if kind is dict:
+        return {
+            k if type(k) is str else str(k): v if type(v) in _AS_IS else _json(v)
+            for k, v in value.items()
+        }
+    if kind is list or kind is tuple:
+        return [v if type(v) in _AS_IS else _json(v) for v in value]
+    return _general(value, False)
+
+
+def _general(value: Any, xml: bool) -> Any:
     if value is None:
         return False
     if isinstance(value, str):
@@ -43,9 +67,9 @@ def to_odoo(value: Any, *, xml: bool = False) -> Any:
     if isinstance(value, bytes | bytearray):
         return base64.b64encode(value).decode("ascii")
     if isinstance(value, Mapping):
-        return {str(k): to_odoo(v, xml=xml) for k, v in value.items()}
+        return {str(k): _general(v, True) if xml else _json(v) for k, v in value.items()}
     if isinstance(value, list | tuple | set | frozenset):
-        return [to_odoo(v, xml=xml) for v in value]
+        return [_general(v, True) if xml else _json(v) for v in value]
     raise TypeError(f"cannot send a {type(value).__name__} to an RPC client")
 
 

@@ -22,6 +22,7 @@ from starlette.routing import Route
 
 from bastion.core.clock import Clock
 from bastion.errors import ValidationError
+from bastion.web.rpc.credentials import VerifiedPasswords
 from bastion.web.rpc.faults import Fault, FaultError, bad_request, fault_of, xmlrpc_fault
 from bastion.web.rpc.jsonrpc import caller_of, read_body
 from bastion.web.rpc.services import call_service
@@ -71,9 +72,16 @@ def dump_fault(fault: Fault, *, legacy: bool) -> bytes:
 class XmlRpc:
     """The XML-RPC endpoints; `list_db` lets `db.list` answer (off by default)."""
 
-    def __init__(self, clock: Clock, *, list_db: bool = False) -> None:
+    def __init__(
+        self,
+        clock: Clock,
+        *,
+        list_db: bool = False,
+        passwords: VerifiedPasswords | None = None,
+    ) -> None:
         self.clock = clock
         self.list_db = list_db
+        self.passwords = passwords
 
     def routes(self) -> list[Route]:
         return [
@@ -96,7 +104,15 @@ class XmlRpc:
             services = request.app.state.services
             payload = await to_thread.run_sync(
                 lambda: dump_result(
-                    call_service(services, caller, service, method, params, list_db=self.list_db)
+                    call_service(
+                        services,
+                        caller,
+                        service,
+                        method,
+                        params,
+                        list_db=self.list_db,
+                        passwords=self.passwords,
+                    )
                 )
             )
         except Exception as exc:
