@@ -10,7 +10,7 @@ import pytest
 
 from bastion.errors import ConfigError
 from bastion.risk.detectors.login_model import LoginModel
-from bastion.risk.findings import Finding
+from bastion.risk.findings import Action, Finding
 from bastion.risk.signals import Agent, LoginSignal, Place, Stage
 from bastion.risk.state_memory import MemoryRiskState
 
@@ -91,7 +91,7 @@ def test_new_device_network_and_country_reaches_challenge(
     model: LoginModel, state: MemoryRiskState
 ) -> None:
     findings = model.assess(signal(place=ABROAD, device="device-new"), state)
-    assert {f.code for f in findings} == {"new-country", "new-device"}
+    assert {f.code for f in findings} == {"new-country", "new-device", "new-device-and-network"}
     assert 40 <= total(findings) < 90  # the model alone challenges, never denies
     assert "new country CN" in [f.reason for f in findings]
 
@@ -100,9 +100,84 @@ def test_new_device_and_provider_reaches_challenge(
     model: LoginModel, state: MemoryRiskState
 ) -> None:
     findings = model.assess(signal(place=OTHER_ISP, device="device-new"), state)
-    assert {f.code for f in findings} == {"new-network", "new-device"}
+    assert {f.code for f in findings} == {"new-network", "new-device", "new-device-and-network"}
     assert total(findings) >= 40
     assert "new network AS6830 Sunrise" in [f.reason for f in findings]
+
+
+def floors(findings: list[Finding]) -> list[tuple[str, Action | None]]:
+    return [(f.code, f.floor) for f in findings if f.floor is not None]
+
+
+FLOOR = [("new-device-and-network", Action.CHALLENGE)]
+
+
+def roaming(model: LoginModel, state: MemoryRiskState) -> None:
+    """User 7 also signs in, on the same laptop, from six other providers and countries:
+    their score for yet another network is low, so only the floor stops a takeover."""
+    for n in range(30):
+        place = Place(
+            f"192.0.2.{n}",
+            "192.0.2.0/24",
+            64500 + n % 6,
+            "Hotel",
+            ["DE", "FR", "IT", "ES", "AT", "NL"][n % 6],
+        )
+        model.learn(signal(place=place, at=T0 + timedelta(days=40 + n)), state)
+
+
+def test_new_device_on_new_provider_is_challenged_even_for_a_roaming_user(
+    model: LoginModel, state: MemoryRiskState
+) -> None:
+    roaming(model, state)
+    vpn = Place("203.0.113.50", "203.0.113.0/24", 9009, "M247", "CH")
+    findings = model.assess(signal(place=vpn, device="device-new"), state)
+    assert floors(findings) == FLOOR
+    assert "new device on a network new to this user (AS9009)" in [f.reason for f in findings]
+
+
+def test_new_provider_on_known_device_is_not_floored(
+    model: LoginModel, state: MemoryRiskState
+) -> None:
+    roaming(model, state)
+    vpn = Place("203.0.113.50", "203.0.113.0/24", 9009, "M247", "CH")
+    assert floors(model.assess(signal(place=vpn), state)) == []
+
+
+def test_new_device_on_known_provider_is_not_floored(
+    model: LoginModel, state: MemoryRiskState
+) -> None:
+    assert floors(model.assess(signal(place=HOME_NEIGHBOUR, device="device-new"), state)) == []
+
+
+def test_missing_device_cookie_on_new_provider_is_floored(
+    model: LoginModel, state: MemoryRiskState
+) -> None:
+    assert floors(model.assess(signal(place=OTHER_ISP, device=None), state)) == FLOOR
+
+
+def test_unknown_provider_falls_back_to_country(model: LoginModel, state: MemoryRiskState) -> None:
+    same_country = Place("203.0.113.9", "203.0.113.0/24", None, "", "CH")
+    other_country = Place("203.0.113.9", "203.0.113.0/24", None, "", "FR")
+    assert floors(model.assess(signal(place=same_country, device="device-new"), state)) == []
+    assert floors(model.assess(signal(place=other_country, device="device-new"), state)) == FLOOR
+
+
+def test_unknown_place_is_never_floored() -> None:
+    model, state = LoginModel(), MemoryRiskState()
+    private = Place("10.0.0.8", "10.0.0.0/24")
+    for day in range(20):
+        model.learn(signal(place=private, at=T0 + timedelta(days=day)), state)
+    other = Place("10.0.9.9", "10.0.9.0/24")
+    assert floors(model.assess(signal(place=other, device="device-new"), state)) == []
+
+
+def test_user_with_short_history_is_not_floored(model: LoginModel) -> None:
+    state = MemoryRiskState()
+    with_history(model, state, days=model.min_history - 1)
+    assert floors(model.assess(signal(place=ABROAD, device="device-new"), state)) == []
+    with_history(model, state, days=1)
+    assert floors(model.assess(signal(place=ABROAD, device="device-new"), state)) == FLOOR
 
 
 def test_partly_new_scores_between_familiar_and_all_new(
@@ -252,8 +327,11 @@ def test_findings_carry_name_and_reason(model: LoginModel, state: MemoryRiskStat
     for finding in findings:
         assert finding.detector == "login_model"
         assert finding.reason
-        assert 0 < finding.score <= 100
-        assert finding.floor is None
+        if finding.code == "new-device-and-network":  # the one floor: no score of its own
+            assert (finding.score, finding.floor) == (0.0, Action.CHALLENGE)
+        else:
+            assert 0 < finding.score <= 100
+            assert finding.floor is None
 
 
 def test_unknown_time_zone_is_refused() -> None:

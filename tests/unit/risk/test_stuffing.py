@@ -278,6 +278,52 @@ def test_one_password_on_five_accounts_is_spraying(
     assert "password spraying seen" in detector.assess(sig("before", newcomer), state)[0].reason
 
 
+def spraying_campaign(start: float, minutes: int) -> list[Attempt]:
+    """Three common passwords over 200 real logins from 20 rented addresses, one attempt
+    every 10 s (30 per 5 min: the short view's volume), every device new."""
+    attempts = []
+    for k in range(minutes * 6):
+        n, password = k % 200, ("Summer", "Welcome", "Acme")[k // 200 % 3]
+        ip = f"100.64.{k % 20}.7"
+        attempts.append(
+            Attempt(start + k * 10, f"user{n}@acme.example", n + 1, False, False, ip, password)
+        )
+    return attempts
+
+
+def test_spraying_under_the_mode_keeps_it_up_and_checks_no_more_passwords(
+    detector: Stuffing, state: MemoryRiskState
+) -> None:
+    checked_after_detection = 0
+    for attempt in spraying_campaign(4 * HOUR, minutes=120):  # four times the mode's life
+        on = defensive(detector, state, attempt.seconds)
+        before = play(detector, state, attempt)
+        checked_after_detection += on and floor(before) is Action.ALLOW
+        assert on or attempt.seconds < 4 * HOUR + 60  # up after the first five accounts
+    assert checked_after_detection == 0
+    newcomer = Attempt(4 * HOUR + 120 * 60, "user9@acme.example", 10, True, False)
+    assert "challenged" in detector.assess(sig("before", newcomer), state)[0].reason
+
+
+def test_ordinary_traffic_under_the_mode_lets_it_end(
+    detector: Stuffing, state: MemoryRiskState
+) -> None:
+    spray(detector, state, 5)  # up at 4 h + 200 s, for 30 min
+    assert defensive(detector, state, 4 * HOUR + 250)
+    rng = random.Random(8)
+    day = [a for a in normal_day(rng, 0, 200, 0.05)]  # 9:00 and 13:00: shift them to 4 h
+    shift = 4 * HOUR + 300 - 9 * HOUR
+    last = 0.0
+    for attempt in sorted(day, key=lambda a: a.seconds):
+        moved = Attempt(attempt.seconds + shift, attempt.login, attempt.uid, attempt.ok,
+                        attempt.known, attempt.ip, attempt.tag)  # fmt: skip
+        play(detector, state, moved)
+        last = max(last, moved.seconds)
+    assert sum(1 for a in day if not a.known) > 5  # some were challenged under the mode
+    assert not defensive(detector, state, 4 * HOUR + 200 + 1800)
+    assert not defensive(detector, state, last + 1)
+
+
 def test_spraying_accounts_expire_with_the_window(
     detector: Stuffing, state: MemoryRiskState
 ) -> None:

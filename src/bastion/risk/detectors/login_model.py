@@ -44,6 +44,10 @@ the tenant has `min_samples` of them, and for users with fewer than `min_history
 `first_signin_score` (0: nothing to compare with). Scores under `report_at` are noise
 (a new address from the same provider, a browser update) and give no finding, so such
 sign-ins still train the model. Only `learn` changes the counts.
+
+One rule sits beside the score: an established user (`min_history` sign-ins) signing in
+from a device new to them on a network new to them (provider, or country where the
+provider is unknown) gets a finding with a CHALLENGE floor, whatever the score.
 """
 
 from __future__ import annotations
@@ -57,7 +61,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bastion.errors import ConfigError
 from bastion.risk.detector import Detector, Signal
-from bastion.risk.findings import Finding
+from bastion.risk.findings import Action, Finding
 from bastion.risk.signals import LoginSignal
 from bastion.risk.state import RiskState
 
@@ -166,13 +170,14 @@ class LoginModel(Detector):
             reason = "first sign-in of this user: no history to compare with"
             return [Finding(self.name, "first-sign-in", self.first_signin_score, reason)]
         log_risk = sum(p.log_risk for p in parts)
-        if log_risk <= self.dead_zone:
-            return []
         calibrated = history >= self.min_history
+        floor = self._device_and_network(parts, signal) if calibrated else []
+        if log_risk <= self.dead_zone:
+            return floor
         score = self.score(log_risk, self.threshold(state) if calibrated else None)
         if score < self.report_at:
-            return []
-        return [
+            return floor
+        return floor + [
             Finding(
                 self.name, _code(p), round(score * p.log_risk / log_risk, 1), self._why(p, signal)
             )
@@ -198,6 +203,32 @@ class LoginModel(Detector):
                 state.bump(user, feature, value)
                 state.bump("*", feature, value)
                 parent = value
+
+    def _device_and_network(self, parts: list[_Part], signal: LoginSignal) -> list[Finding]:
+        """The floor: an established user's sign-in from a device *and* a network both new
+        to them is challenged whatever the score. It is what a takeover with the right
+        password looks like (the attacker has neither the device nor the user's providers),
+        and the score alone may miss it for a user who roams, or behind a VPN of the
+        user's own country. The network is the provider (ASN); where the provider is
+        unknown, the country; where both are unknown (a private address), nothing."""
+        place = signal.place
+        by_feature = {p.chain.feature: p for p in parts}
+        device = by_feature.get("device")
+        new_device = (device is not None and device.history > 0 and device.known == 0) or (
+            NO_DEVICE in by_feature and by_feature[NO_DEVICE].log_risk > 0
+        )
+        network = by_feature["network"].stopped_at
+        if place.country is None:
+            new_network = False
+        elif place.asn is None:
+            new_network = network == "country"
+        else:
+            new_network = network in ("country", "asn")
+        if not (new_device and new_network):
+            return []
+        where = f"AS{place.asn}" if place.asn is not None else place.country
+        reason = f"new device on a network new to this user ({where})"
+        return [Finding(self.name, "new-device-and-network", 0.0, reason, Action.CHALLENGE)]
 
     # -- the model ---------------------------------------------------------------------------
 

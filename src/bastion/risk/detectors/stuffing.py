@@ -27,6 +27,7 @@ class _Counts:
     attempts: int  # "before" signals: every attempt, whatever happened to it next
     unknown: int  # of which for a login that names no (active) user
     failures: int  # "failed" signals
+    challenged: int  # "before" attempts the mode stopped (a device not known for the login)
 
 
 class Stuffing(Detector):
@@ -48,6 +49,12 @@ class Stuffing(Detector):
     failure is counted. Password spraying: one password (its short-lived keyed `attempt_tag`)
     failing on `spray_accounts` (5) distinct accounts within `spray_window` (5 min) raises
     the mode too, and every later failure with that tag carries a "spraying" finding.
+
+    While the mode is up, an attempt it challenges (a device not known for the login) counts
+    with the failures: an attack under the mode is stopped before its password and so no
+    longer fails, and would otherwise let the mode lapse and resume (spraying over real
+    logins keeps no unknown-login share up either). Ordinary traffic under the mode, mostly
+    from known devices, stays under the failure ratio and lets it end.
 
     The mode lasts `defensive_for` (30 min) after the last crossing. Counting happens in
     `observe`, after `assess`: the event that crosses is not itself challenged, the next one is.
@@ -109,11 +116,18 @@ class Stuffing(Detector):
         if not isinstance(signal, LoginSignal) or signal.stage == "succeeded":
             return
         now = signal.at.timestamp()
+        challenged = (
+            signal.stage == "before"
+            and not signal.device_known
+            and state.flag_until(_DEFENSIVE, now) is not None
+        )
         for window, _ in self.views:
             if signal.stage == "before":
                 state.hit(f"{_P}attempts:{window:g}", now, window)
                 if signal.uid is None:
                     state.hit(f"{_P}unknown:{window:g}", now, window)
+                if challenged:
+                    state.hit(f"{_P}challenged:{window:g}", now, window)
             else:
                 state.hit(f"{_P}failures:{window:g}", now, window)
         if signal.stage == "failed" and signal.attempt_tag:
@@ -134,6 +148,7 @@ class Stuffing(Detector):
                 state.total(f"{_P}attempts:{window:g}", now, window),
                 state.total(f"{_P}unknown:{window:g}", now, window),
                 state.total(f"{_P}failures:{window:g}", now, window),
+                state.total(f"{_P}challenged:{window:g}", now, window),
             )
             for window, volume in self.views
         ]
@@ -142,13 +157,16 @@ class Stuffing(Detector):
         volume = counts.volume
         # Without "before" signals (a flow that skipped them) every failure is its own attempt.
         attempts = max(counts.attempts, counts.failures)
-        failing = counts.failures >= volume and counts.failures >= self.failure_ratio * attempts
+        stopped = counts.failures + counts.challenged
+        failing = stopped >= volume and stopped >= self.failure_ratio * attempts
         unknown = attempts >= volume and counts.unknown >= self.unknown_share * attempts
         return failing or unknown
 
     def _defensive_reason(self, state: RiskState, now: float, until: float) -> str:
         counts = self._counts(state, now)[0]
-        why = "; password spraying seen" if state.flag_until(_SPRAYED, now) is not None else ""
+        why = f"; {counts.challenged} challenged" if counts.challenged else ""
+        if state.flag_until(_SPRAYED, now) is not None:
+            why += "; password spraying seen"
         return (
             f"defensive mode until {_clock(until)} (last {_span(counts.window)}: "
             f"{counts.failures} failed sign-ins, {counts.unknown} of {counts.attempts} attempts "
