@@ -54,7 +54,8 @@ class RiskEngine:
     def assess(self, signal: Signal, *, groups: frozenset[int] = frozenset()) -> Assessment:
         """Assess, decide, let every detector observe, record; return the assessment."""
         active = self.detectors_for(signal)
-        findings = tuple(f for d in active for f in d.assess(signal, self.state))
+        with self.state.batch(write=False):  # every read of the stage in one transaction
+            findings = tuple(f for d in active for f in d.assess(signal, self.state))
         score = combined_score(findings)
         action = self.policy.decide(score, findings, groups, signal)
         assessment = Assessment(
@@ -63,8 +64,9 @@ class RiskEngine:
             action=action,
             reasons=tuple(f.reason for f in findings),
         )
-        for detector in active:
-            detector.observe(signal, self.state)
+        with self.state.batch(write=True):  # and every update in one more
+            for detector in active:
+                detector.observe(signal, self.state)
         if self.events is not None and should_record(signal, assessment):
             self.events.record(signal, assessment)
         return assessment
@@ -77,8 +79,9 @@ class RiskEngine:
         """
         if isinstance(signal, LoginSignal) and signal.stage != "succeeded":
             raise ValueError("Only a completed sign-in can be learnt from.")
-        for detector in self.detectors_for(signal):
-            detector.learn(signal, self.state)
+        with self.state.batch(write=True):
+            for detector in self.detectors_for(signal):
+                detector.learn(signal, self.state)
 
 
 def combined_score(findings: Iterable[Finding]) -> float:

@@ -79,6 +79,9 @@ class RiskEvent:
     answered_at: float | None
 
 
+_INSERT = risk_event.insert()  # built once: values as parameters, the compiled form cached
+
+
 class RiskEvents:
     """The decisions of one tenant, in its `risk_event` table."""
 
@@ -88,7 +91,7 @@ class RiskEvents:
     def record(self, signal: Signal, assessment: Assessment) -> int:
         """Store one decision; return its id."""
         with self.engine.begin() as conn:
-            result = conn.execute(risk_event.insert().values(**_row(signal, assessment)))
+            result = conn.execute(_INSERT, _row(signal, assessment))
             key = result.inserted_primary_key
         return int(key[0]) if key is not None else 0
 

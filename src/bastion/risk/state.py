@@ -7,6 +7,7 @@ seconds given by the caller (the clock is a parameter, never read here).
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -24,6 +25,13 @@ class LastSeen:
 
 
 class RiskState(Protocol):
+    def batch(self, *, write: bool) -> AbstractContextManager[None]:
+        """Run the calls made inside as one unit where the store has such a thing: one
+        transaction of the tenant's database (read-only when not `write`: calls that write
+        inside it run in their own transactions, as outside); nothing special elsewhere.
+        The engine wraps each stage in one, so a sign-in costs a few transactions, not one
+        per call. Batches nest (an inner one joins the outer when it can)."""
+
     def hit(self, key: str, now: float, window: float, amount: int = 1) -> int:
         """Add `amount` at `now`; return the total of `key` in the sliding window
         (now - window, now]."""

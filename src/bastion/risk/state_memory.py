@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections import defaultdict, deque
+from collections.abc import Iterator
 
 from bastion.crypto.random import token_bytes
 from bastion.risk.state import LastSeen
@@ -20,6 +22,10 @@ class MemoryRiskState:
         self._flags: dict[str, float] = {}
         self._keys: dict[tuple[str, int], bytes] = {}
         self._samples: dict[str, deque[float]] = {}
+
+    @contextlib.contextmanager
+    def batch(self, *, write: bool) -> Iterator[None]:
+        yield  # every call is already atomic under the lock
 
     def hit(self, key: str, now: float, window: float, amount: int = 1) -> int:
         with self._lock:

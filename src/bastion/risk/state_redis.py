@@ -17,7 +17,9 @@ callers, as everywhere in Bastion; TTLs only collect garbage.
 
 from __future__ import annotations
 
+import contextlib
 import math
+from collections.abc import Iterator
 from typing import Any
 
 import redis
@@ -46,6 +48,17 @@ for i = 1, #f, 2 do
 end
 local ttl = tonumber(ARGV[5])
 if redis.call('TTL', KEYS[1]) < ttl then redis.call('EXPIRE', KEYS[1], ttl) end
+return total
+"""
+
+_TOTAL = """
+local now, window = tonumber(ARGV[1]), tonumber(ARGV[2])
+local f = redis.call('HGETALL', KEYS[1])
+local total = 0
+for i = 1, #f, 2 do
+  local s = tonumber(f[i])
+  if s > now - window and s <= now then total = total + tonumber(f[i + 1]) end
+end
 return total
 """
 
@@ -79,7 +92,12 @@ class RedisRiskState:
         self.prefix = prefix
         self._hit = client.register_script(_HIT)
         self._member = client.register_script(_MEMBER)
+        self._total = client.register_script(_TOTAL)  # sums where the buckets are
         self._flag = client.register_script(_FLAG)
+
+    @contextlib.contextmanager
+    def batch(self, *, write: bool) -> Iterator[None]:
+        yield  # each call is one round trip (a script where it must be atomic)
 
     def _k(self, kind: str, key: str) -> str:
         return f"{self.prefix}{kind}:{key}"
@@ -99,8 +117,8 @@ class RedisRiskState:
 
     def total(self, key: str, now: float, window: float) -> int:
         bucket_width(window)  # the same check as `hit`
-        buckets = self.client.hgetall(self._k("h", key))
-        return sum(int(n) for s, n in buckets.items() if now - window < float(s) <= now)
+        args = [repr(float(now)), repr(float(window))]
+        return int(self._total(keys=[self._k("h", key)], args=args))
 
     def add_member(self, key: str, member: str, now: float, window: float) -> int:
         args: list[str | int] = [member, repr(float(now)), repr(float(now - window)), _ttl(window)]

@@ -1,22 +1,28 @@
 """`SqlRiskState`: the risk state in the tenant's database (SQLite or PostgreSQL), shared by
 every worker of one machine (or of many, on PostgreSQL).
 
-Each call is one short transaction. Sliding windows are kept as per-key buckets, so a key
-hit thousands of times a minute (a tenant-wide failure counter during a flood) still has at
-most ~65 rows: a bucket is `bucket_width(window)` seconds wide (1/64 of the window, rounded
-up to a power of two: 0.25 s for 10 s, 8 s for 5 min), and counts while its start is inside
-(now - window, now]. So a window's total is exact for times on bucket boundaries and at
-worst leaves out the oldest 1/64 of the window. Rows whose buckets left every window are
+Each call is one short transaction, or part of the caller's batch (`batch`). Sliding
+windows are kept as per-key buckets, so a key hit thousands of times a minute (a
+tenant-wide failure counter during a flood) still has at most ~65 rows: a bucket is
+`bucket_width(window)` seconds wide (1/64 of the window, rounded up to a power of two:
+0.25 s for 10 s, 8 s for 5 min), and counts while its start is inside (now - window, now].
+So a window's total is exact for times on bucket boundaries and at worst leaves out the
+oldest 1/64 of the window. Rows whose buckets left every window are
 deleted by the hit that opens a new bucket, and by `purge`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql.compiler import SQLCompiler
 
 from bastion.core.database import reading
 from bastion.crypto.digest import sha256_hex
@@ -221,68 +227,168 @@ class _Upserts:
         )
 
 
+class _Sql:
+    """A statement compiled once for the engine's dialect and run on the driver's cursor.
+
+    The state's statements are small and run dozens of times per sign-in: through the
+    driver they cost a few microseconds, through SQLAlchemy's execution path about a
+    hundred (bench/detection latency). Values are plain floats, ints, text and bytes, which
+    both drivers take and return as they are."""
+
+    __slots__ = ("defaults", "names", "text")
+
+    def __init__(self, stmt: sa.ClauseElement, dialect: sa.Dialect) -> None:
+        compiled = stmt.compile(dialect=dialect)
+        assert isinstance(compiled, SQLCompiler)
+        self.text = compiled.string
+        self.defaults = dict(compiled.params)  # literals bound by SQLAlchemy (LIMIT 1, 0)
+        self.names = compiled.positiontup  # the order of positional parameters, if any
+
+    def run(self, cursor: Any, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+        values = {**self.defaults, **params}
+        if self.names is not None:
+            cursor.execute(self.text, [values[name] for name in self.names])
+        else:
+            cursor.execute(self.text, values)
+        return [tuple(row) for row in cursor.fetchall()] if cursor.description else []
+
+
+class _Statements:
+    def __init__(self, dialect: sa.Dialect, up: _Upserts) -> None:
+        def c(stmt: sa.ClauseElement) -> _Sql:
+            return _Sql(stmt, dialect)
+
+        self.window_sum, self.sweep_hits = c(_WINDOW_SUM), c(_SWEEP_HITS)
+        self.distinct, self.sweep_members = c(_DISTINCT), c(_SWEEP_MEMBERS)
+        self.frequency, self.last_seen, self.flag = c(_FREQUENCY), c(_LAST_SEEN), c(_FLAG)
+        self.window_key, self.old_window_keys = c(_WINDOW_KEY), c(_OLD_WINDOW_KEYS)
+        self.samples, self.add_sample, self.trim_samples = (
+            c(_SAMPLES), c(_ADD_SAMPLE), c(_TRIM_SAMPLES)
+        )  # fmt: skip
+        self.up_hit, self.up_member, self.up_freq = c(up.hit), c(up.member), c(up.freq)
+        self.up_total, self.up_last, self.up_flag = c(up.total), c(up.last), c(up.flag)
+        self.up_window_key = c(up.window_key)
+
+
+@dataclass(frozen=True, slots=True)
+class _Batch:
+    cursor: Any
+    write: bool
+
+
 class SqlRiskState:
-    """`RiskState` over the risk tables of one tenant's database."""
+    """`RiskState` over the risk tables of one tenant's database.
+
+    Outside a batch each call is its own short transaction. Inside `batch(write=True)` every
+    call shares one transaction (on SQLite it holds the write lock from its start, so
+    writers never deadlock; on PostgreSQL its commit does not wait for the disk: these are
+    counters and profiles, and a crash may lose at most their last moment). Inside
+    `batch(write=False)` the reads share one read-only transaction, which on SQLite does not
+    queue behind writers."""
 
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
         dialect = engine.dialect.name
         if dialect == "postgresql":
-            self._up = _Upserts(postgresql.insert)
+            up = _Upserts(postgresql.insert)
         elif dialect == "sqlite":
-            self._up = _Upserts(sqlite.insert)
+            up = _Upserts(sqlite.insert)
         else:
             raise ConfigError(f"The risk state cannot be kept in a {dialect} database.")
+        self._postgres = dialect == "postgresql"
+        self._sql = _Statements(engine.dialect, up)
+        self._local = threading.local()  # the batch of this thread, if any
 
-    def _read(self, stmt: sa.Executable, params: dict[str, Any]) -> list[tuple[Any, ...]]:
-        # a read-only transaction: on SQLite it does not queue behind writers
-        with reading(self.engine) as conn, conn.begin():
-            return [tuple(row) for row in conn.execute(stmt, params)]
+    # -- transactions ------------------------------------------------------------------------
 
-    def _scalar(self, stmt: sa.Executable, params: dict[str, Any]) -> Any:
-        rows = self._read(stmt, params)
+    @contextlib.contextmanager
+    def _transaction(self, write: bool) -> Iterator[Any]:
+        """A driver cursor in a new transaction (read-only unless `write`)."""
+        with contextlib.ExitStack() as stack:
+            if write:
+                conn = stack.enter_context(self.engine.begin())
+            else:
+                conn = stack.enter_context(reading(self.engine))
+                stack.enter_context(conn.begin())
+            cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+            try:
+                if write and self._postgres:
+                    cursor.execute("SET LOCAL synchronous_commit TO OFF")
+                yield cursor
+            finally:
+                cursor.close()
+
+    @contextlib.contextmanager
+    def _cursor(self, write: bool) -> Iterator[Any]:
+        batch: _Batch | None = getattr(self._local, "batch", None)
+        if batch is not None and (batch.write or not write):
+            yield batch.cursor
+            return
+        with self._transaction(write) as cursor:
+            yield cursor
+
+    @contextlib.contextmanager
+    def batch(self, *, write: bool) -> Iterator[None]:
+        outer: _Batch | None = getattr(self._local, "batch", None)
+        if outer is not None and (outer.write or not write):
+            yield  # joins the outer batch
+            return
+        with self._transaction(write) as cursor:
+            self._local.batch = _Batch(cursor, write)
+            try:
+                yield
+            finally:
+                self._local.batch = outer
+
+    def _read(self, sql: _Sql, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+        with self._cursor(write=False) as cursor:
+            return sql.run(cursor, params)
+
+    def _scalar(self, sql: _Sql, params: dict[str, Any]) -> Any:
+        rows = self._read(sql, params)
         return rows[0][0] if rows else None
 
     # -- sliding windows ---------------------------------------------------------------------
 
     def hit(self, key: str, now: float, window: float, amount: int = 1) -> int:
         key, start = fit(key), bucket_start(now, bucket_width(window))
-        with self.engine.begin() as conn:
+        q = self._sql
+        with self._cursor(write=True) as cursor:
             row = {"key": key, "start": start, "amount": amount, "expires": start + window}
-            if int(conn.execute(self._up.hit, row).scalar_one()) == amount:
-                conn.execute(_SWEEP_HITS, {"key": key, "now": now})  # a new bucket: sweep
+            if int(q.up_hit.run(cursor, row)[0][0]) == amount:
+                q.sweep_hits.run(cursor, {"key": key, "now": now})  # a new bucket: sweep
             window_sum = {"key": key, "low": now - window, "now": now}
-            return int(conn.execute(_WINDOW_SUM, window_sum).scalar_one())
+            return int(q.window_sum.run(cursor, window_sum)[0][0])
 
     def total(self, key: str, now: float, window: float) -> int:
         bucket_width(window)  # the same check as `hit`
         params = {"key": fit(key), "low": now - window, "now": now}
-        return int(self._scalar(_WINDOW_SUM, params))
+        return int(self._scalar(self._sql.window_sum, params))
 
     def add_member(self, key: str, member: str, now: float, window: float) -> int:
-        key, low = fit(key), now - window
-        with self.engine.begin() as conn:
+        key, low, q = fit(key), now - window, self._sql
+        with self._cursor(write=True) as cursor:
             row = {"key": key, "member": fit(member), "now": now, "expires": now + window}
-            conn.execute(self._up.member, row)
-            conn.execute(_SWEEP_MEMBERS, {"key": key, "low": low})
-            return int(conn.execute(_DISTINCT, {"key": key, "low": low, "now": now}).scalar_one())
+            q.up_member.run(cursor, row)
+            q.sweep_members.run(cursor, {"key": key, "low": low})
+            return int(q.distinct.run(cursor, {"key": key, "low": low, "now": now})[0][0])
 
     def members(self, key: str, now: float, window: float) -> int:
         params = {"key": fit(key), "low": now - window, "now": now}
-        return int(self._scalar(_DISTINCT, params))
+        return int(self._scalar(self._sql.distinct, params))
 
     # -- frequencies -------------------------------------------------------------------------
 
     def bump(self, scope: str, feature: str, value: str, amount: float = 1.0) -> None:
         params: dict[str, Any] = {"scope": fit(scope, 64), "feature": fit(feature, 64)}
         params.update(value=fit(value), amount=amount)
-        with self.engine.begin() as conn:
-            conn.execute(self._up.freq, params)
-            conn.execute(self._up.total, params)
+        with self._cursor(write=True) as cursor:
+            self._sql.up_freq.run(cursor, params)
+            self._sql.up_total.run(cursor, params)
 
     def frequency(self, scope: str, feature: str, value: str) -> tuple[float, float]:
         params = {"scope": fit(scope, 64), "feature": fit(feature, 64), "value": fit(value)}
-        [(count, total)] = self._read(_FREQUENCY, params)
+        [(count, total)] = self._read(self._sql.frequency, params)
         if total is None:
             return (0.0, 0.0)
         return (0.0 if count is None else float(count), float(total))
@@ -290,7 +396,7 @@ class SqlRiskState:
     # -- last events, flags ------------------------------------------------------------------
 
     def last_seen(self, key: str) -> LastSeen | None:
-        rows = self._read(_LAST_SEEN, {"key": fit(key)})
+        rows = self._read(self._sql.last_seen, {"key": fit(key)})
         if not rows:
             return None
         at, ip, asn, country, lat, lon = rows[0]
@@ -313,15 +419,15 @@ class SqlRiskState:
             "latitude": seen.latitude,
             "longitude": seen.longitude,
         }
-        with self.engine.begin() as conn:
-            conn.execute(self._up.last, row)
+        with self._cursor(write=True) as cursor:
+            self._sql.up_last.run(cursor, row)
 
     def set_flag(self, key: str, until: float) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(self._up.flag, {"key": fit(key), "until": until})
+        with self._cursor(write=True) as cursor:
+            self._sql.up_flag.run(cursor, {"key": fit(key), "until": until})
 
     def flag_until(self, key: str, now: float) -> float | None:
-        until = self._scalar(_FLAG, {"key": fit(key)})
+        until = self._scalar(self._sql.flag, {"key": fit(key)})
         return None if until is None or float(until) <= now else float(until)
 
     # -- window keys, samples ----------------------------------------------------------------
@@ -331,25 +437,26 @@ class SqlRiskState:
             raise ValueError("A key window must last a positive number of seconds.")
         index = int(now // window)
         which: dict[str, Any] = {"name": fit(name, 128), "idx": index}
-        found = self._scalar(_WINDOW_KEY, which)
+        q = self._sql
+        found = self._scalar(q.window_key, which)
         if found is not None:  # the common case: read only, no write lock
             return bytes(found)
         row = {**which, "secret": token_bytes(32), "expires": (index + 1) * window}
-        with self.engine.begin() as conn:
-            conn.execute(self._up.window_key, row)
-            conn.execute(_OLD_WINDOW_KEYS, which)
-            return bytes(conn.execute(_WINDOW_KEY, which).scalar_one())  # the first worker's
+        with self._cursor(write=True) as cursor:
+            q.up_window_key.run(cursor, row)
+            q.old_window_keys.run(cursor, which)
+            return bytes(q.window_key.run(cursor, which)[0][0])  # the first worker's
 
     def samples(self, key: str) -> list[float]:
-        return [float(v) for (v,) in self._read(_SAMPLES, {"key": fit(key)})]
+        return [float(v) for (v,) in self._read(self._sql.samples, {"key": fit(key)})]
 
     def add_sample(self, key: str, value: float, keep: int = 500) -> None:
         if keep < 1:
             raise ValueError("A reservoir keeps at least one value.")
         key = fit(key)
-        with self.engine.begin() as conn:
-            conn.execute(_ADD_SAMPLE, {"key": key, "value": value})
-            conn.execute(_TRIM_SAMPLES, {"key": key, "skip": keep - 1})
+        with self._cursor(write=True) as cursor:
+            self._sql.add_sample.run(cursor, {"key": key, "value": value})
+            self._sql.trim_samples.run(cursor, {"key": key, "skip": keep - 1})
 
     # -- housekeeping ------------------------------------------------------------------------
 

@@ -351,6 +351,78 @@ def test_concurrent_hits_lose_no_count(shared: tuple[RiskState, Twin]) -> None:
     assert state.frequency("*", "f", "v") == (float(threads), float(threads))
 
 
+# -- batches -----------------------------------------------------------------------------------
+
+
+def test_write_batch_sees_its_own_writes_and_shares_them_when_done(
+    shared: tuple[RiskState, Twin],
+) -> None:
+    state, twin = shared
+    with state.batch(write=True):
+        assert state.hit("k", T0, W) == 1
+        assert state.hit("k", T0 + 1, W) == 2
+        state.set_flag("f", T0 + 60)
+        assert state.flag_until("f", T0) == T0 + 60
+        state.bump("u:7", "f", "v")
+        assert state.frequency("u:7", "f", "v") == (1.0, 1.0)
+        with state.batch(write=False):  # joins: reads see the batch's writes
+            assert state.total("k", T0 + 1, W) == 2
+    other = twin()
+    assert other.total("k", T0 + 1, W) == 2
+    assert other.flag_until("f", T0) == T0 + 60
+    assert other.frequency("u:7", "f", "v") == (1.0, 1.0)
+
+
+def test_writes_inside_a_read_batch_still_land(shared: tuple[RiskState, Twin]) -> None:
+    state, twin = shared
+    with state.batch(write=False):
+        assert state.total("k", T0, W) == 0
+        assert state.hit("k", T0, W) == 1  # its own transaction, not the read-only one
+        with state.batch(write=True):  # a write batch cannot join a read-only one
+            state.set_flag("f", T0 + 60)
+    assert twin().total("k", T0, W) == 1
+    assert twin().flag_until("f", T0) == T0 + 60
+
+
+@pytest.mark.parametrize("backend", ["sqlite", PG])
+def test_sql_write_batch_that_fails_writes_nothing(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    with open_state(backend, request, tmp_path) as (state, twin):
+        state.hit("k", T0, W)
+        with pytest.raises(RuntimeError), state.batch(write=True):
+            state.hit("k", T0 + 1, W)
+            state.set_flag("f", T0 + 60)
+            raise RuntimeError("a detector failed half way")
+        assert twin().total("k", T0 + 1, W) == 1
+        assert twin().flag_until("f", T0) is None
+        with state.batch(write=True):  # the state is usable again, outside the failed batch
+            assert state.hit("k", T0 + 1, W) == 2
+
+
+@pytest.mark.parametrize("backend", ["sqlite", PG])
+def test_sql_batches_belong_to_their_thread(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    with open_state(backend, request, tmp_path) as (state, _):
+        seen: list[int] = []
+        errors: list[BaseException] = []
+
+        def other_thread() -> None:
+            try:  # not in the main thread's batch: its own transaction, seen when it commits
+                seen.append(state.hit("k", T0, W))
+            except BaseException as exc:  # surfaced below
+                errors.append(exc)
+
+        with state.batch(write=False):
+            assert state.total("k", T0, W) == 0
+            worker = threading.Thread(target=other_thread)
+            worker.start()
+            worker.join(timeout=30)
+        assert errors == [] and seen == [1]
+        assert state.total("k", T0, W) == 1
+
+
 # -- backend specifics -------------------------------------------------------------------------
 
 

@@ -295,6 +295,19 @@ def test_calibrated_threshold_is_the_99th_percentile_within_range(model: LoginMo
     assert model.threshold(state) == 5.0  # clamped to the high end
 
 
+def test_calibration_is_read_again_only_after_its_interval() -> None:
+    model, state = LoginModel(recalibrate_every=300), MemoryRiskState()
+    now = T0.timestamp()
+    assert model.threshold(state, now) == model.default_threshold
+    for _ in range(100):
+        state.add_sample("login_model:log-risk", 0.0)
+    assert model.threshold(state, now + 299) == model.default_threshold  # still the last read
+    assert model.threshold(state, now + 300) == 2.2  # read again
+    assert model.threshold(state) == 2.2  # without a time: always read
+    other = MemoryRiskState()  # another tenant's state has its own calibration
+    assert model.threshold(other, now + 300) == model.default_threshold
+
+
 def test_score_above_threshold_reaches_challenge(model: LoginModel) -> None:
     assert model.score(3.0, 3.0) == pytest.approx(40)
     assert model.score(3.01, 3.0) > 40
@@ -348,6 +361,7 @@ def test_unknown_time_zone_is_refused() -> None:
         {"min_history": 0},
         {"priors": {"country": 0.0}},
         {"first_signin_score": 120},
+        {"recalibrate_every": -1.0},
     ],
 )
 def test_inconsistent_settings_are_refused(options: dict[str, object]) -> None:

@@ -53,6 +53,7 @@ provider is unknown) gets a finding with a CHALLENGE floor, whatever the score.
 from __future__ import annotations
 
 import math
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC
@@ -131,6 +132,7 @@ class LoginModel(Detector):
         prior_weight: float = 10.0,
         priors: Mapping[str, float] | None = None,
         first_signin_score: float = 0.0,
+        recalibrate_every: float = 300.0,
     ) -> None:
         try:
             self.zone = ZoneInfo(time_zone)
@@ -156,6 +158,14 @@ class LoginModel(Detector):
         self.default_threshold, self.threshold_range = default_threshold, (lo, hi)
         self.dead_zone, self.min_samples, self.reservoir = dead_zone, min_samples, reservoir
         self.prior_weight, self.first_signin_score = prior_weight, first_signin_score
+        if not recalibrate_every >= 0:
+            raise ConfigError("The login model's recalibration interval cannot be negative.")
+        self.recalibrate_every = recalibrate_every
+        # The calibrated threshold per state, with when it was read: the reservoir is 500
+        # numbers and moves slowly, so it is read again only every `recalibrate_every` s.
+        self._thresholds: weakref.WeakKeyDictionary[RiskState, tuple[float, float]] = (
+            weakref.WeakKeyDictionary()
+        )
 
     # -- the detector ------------------------------------------------------------------------
 
@@ -174,7 +184,8 @@ class LoginModel(Detector):
         floor = self._device_and_network(parts, signal) if calibrated else []
         if log_risk <= self.dead_zone:
             return floor
-        score = self.score(log_risk, self.threshold(state) if calibrated else None)
+        now = signal.at.timestamp()
+        score = self.score(log_risk, self.threshold(state, now) if calibrated else None)
         if score < self.report_at:
             return floor
         return floor + [
@@ -236,9 +247,20 @@ class LoginModel(Detector):
         """How many sign-ins of this user the model has learnt."""
         return int(state.frequency(_scope(uid), self._key("country"), "")[1])
 
-    def threshold(self, state: RiskState) -> float:
+    def threshold(self, state: RiskState, now: float | None = None) -> float:
         """The log-risk that scores `challenge_score`: calibrated when there are enough
-        legitimate samples, within `threshold_range`."""
+        legitimate samples, within `threshold_range`. Given the time `now`, the value read
+        for this state is reused for `recalibrate_every` seconds."""
+        if now is None:
+            return self._calibrate(state)
+        cached = self._thresholds.get(state)
+        if cached is not None and cached[0] <= now < cached[0] + self.recalibrate_every:
+            return cached[1]
+        threshold = self._calibrate(state)
+        self._thresholds[state] = (now, threshold)
+        return threshold
+
+    def _calibrate(self, state: RiskState) -> float:
         samples = sorted(state.samples(self._key("log-risk")))
         if len(samples) < self.min_samples:
             return self.default_threshold
