@@ -88,6 +88,26 @@ class EmailCodes:
         self._max_sends = max_sends_per_hour
         self._max_failures = max_failures
 
+    def _sent_within_the_hour(self, uid: int, at: float) -> list[float]:
+        """When `uid`'s codes of the last hour were sent, oldest first."""
+        t = EMAIL_CODE_TABLE
+        with reading(self._engine) as conn:
+            sent = conn.execute(
+                sa.select(t.c.sent_at)
+                .where(t.c.uid == uid, t.c.sent_at > at - _WINDOW)
+                .order_by(t.c.sent_at)
+            ).scalars()
+            return [float(s) for s in sent]
+
+    def _refuse_past_allowance(self, window: list[float], at: float, *, inclusive: bool) -> None:
+        """Raise `RateLimitError` if `window` holds the allowance (`inclusive`: before a new
+        send) or more than it (after one)."""
+        if len(window) > self._max_sends or (inclusive and len(window) >= self._max_sends):
+            raise RateLimitError(
+                "Too many codes were sent; wait before asking for another.",
+                retry_after=int(window[0] + _WINDOW - at) + 1,
+            )
+
     def issue(self, uid: int, email: str, purpose: str, now: datetime) -> None:
         """Send `uid` a new code for `purpose` at `email`; it replaces any earlier one.
 
@@ -100,8 +120,11 @@ class EmailCodes:
         _check_purpose(purpose)
         check_address(email)
         at = _epoch(now)
-        code = new_code(self._digits)
         t = EMAIL_CODE_TABLE
+        # Past the allowance already (a flood of sign-ins for one account): refuse after one
+        # read, with no write. The count after the insert below still settles races.
+        self._refuse_past_allowance(self._sent_within_the_hour(uid, at), at, inclusive=True)
+        code = new_code(self._digits)
         with self._engine.begin() as conn:
             conn.execute(sa.delete(t).where(t.c.uid == uid, t.c.sent_at <= at - _WINDOW))
             inserted = conn.execute(
@@ -119,20 +142,11 @@ class EmailCodes:
         new_id = int(inserted[0])
         # Count after the insert is committed: two racing requests may both be refused, never
         # both let past the allowance.
-        with reading(self._engine) as conn:
-            sent = conn.execute(
-                sa.select(t.c.sent_at)
-                .where(t.c.uid == uid, t.c.sent_at > at - _WINDOW)
-                .order_by(t.c.sent_at)
-            ).scalars()
-            window = list(sent)
+        window = self._sent_within_the_hour(uid, at)
         if len(window) > self._max_sends:
             with self._engine.begin() as conn:
                 conn.execute(sa.delete(t).where(t.c.id == new_id))
-            raise RateLimitError(
-                "Too many codes were sent; wait before asking for another.",
-                retry_after=int(window[0] + _WINDOW - at) + 1,
-            )
+            self._refuse_past_allowance(window, at, inclusive=False)
         with self._engine.begin() as conn:
             conn.execute(
                 sa.update(t)

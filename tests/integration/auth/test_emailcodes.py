@@ -306,6 +306,31 @@ def test_sends_past_the_hourly_allowance_are_refused(
     codes.issue(BOB, BOB_MAIL, LOGIN, clock.now())
 
 
+def test_sends_past_the_allowance_write_nothing(
+    engine: sa.Engine, codes: EmailCodes, outbox: Path, clock: FixedClock
+) -> None:
+    statements: list[str] = []
+
+    def seen(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        statements.append(statement.split(maxsplit=1)[0].upper())
+
+    sa.event.listen(engine, "before_cursor_execute", seen)
+    try:
+        codes.issue(ALICE, ALICE_MAIL, LOGIN, clock.now())  # within it: writes
+        assert {"INSERT", "UPDATE"} <= set(statements)
+        for _ in range(4):
+            codes.issue(ALICE, ALICE_MAIL, LOGIN, clock.now())
+        statements.clear()
+        for _ in range(20):  # a flood of sign-ins for one account, past the allowance
+            with pytest.raises(RateLimitError):
+                codes.issue(ALICE, ALICE_MAIL, LOGIN, clock.now())
+        assert set(statements) == {"SELECT"}
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", seen)
+    assert len(messages(outbox, ALICE_MAIL)) == 5
+    codes.verify(ALICE, last_code(outbox, ALICE_MAIL), LOGIN, clock.now())
+
+
 def test_allowance_comes_back_after_an_hour(
     codes: EmailCodes, outbox: Path, clock: FixedClock
 ) -> None:
