@@ -7,9 +7,10 @@ seconds given by the caller (the clock is a parameter, never read here).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Literal, Protocol
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +25,15 @@ class LastSeen:
     longitude: float | None
 
 
+@dataclass(frozen=True, slots=True)
+class Count:
+    """A sliding-window read: the total of hits, or the distinct members, of `key`."""
+
+    kind: Literal["hits", "members"]
+    key: str
+    window: float
+
+
 class RiskState(Protocol):
     def batch(self, *, write: bool) -> AbstractContextManager[None]:
         """Run the calls made inside as one unit where the store has such a thing: one
@@ -35,6 +45,21 @@ class RiskState(Protocol):
     def hit(self, key: str, now: float, window: float, amount: int = 1) -> int:
         """Add `amount` at `now`; return the total of `key` in the sliding window
         (now - window, now]."""
+
+    def hits(self, keys: Sequence[tuple[str, float]], now: float) -> list[int]:
+        """`hit` each (key, window) once, in one round trip where the store has them."""
+
+    def counts(self, reads: Sequence[Count], now: float) -> list[int]:
+        """`total` or `members` of each read, in one round trip where the store has them."""
+
+    def flags_until(self, keys: Sequence[str], now: float) -> list[float | None]:
+        """`flag_until` of each key, in one round trip where the store has them."""
+
+    def frequencies(self, reads: Sequence[tuple[str, str, str]]) -> list[tuple[float, float]]:
+        """`frequency` of each (scope, feature, value), in one round trip where possible."""
+
+    def bump_many(self, bumps: Sequence[tuple[str, str, str, float]]) -> None:
+        """`bump` each (scope, feature, value, amount), in one round trip where possible."""
 
     def total(self, key: str, now: float, window: float) -> int:
         """The sliding-window total of `key` without adding."""
@@ -75,3 +100,34 @@ class RiskState(Protocol):
 
     def add_sample(self, key: str, value: float, keep: int = 500) -> None:
         """Append to the reservoir, keeping the newest `keep`."""
+
+
+class OneByOne:
+    """The many-at-once calls of `RiskState` made one call at a time: for stores where a
+    call is cheap (memory) or already shares the caller's transaction (SQL, in a batch)."""
+
+    def hits(self, keys: Sequence[tuple[str, float]], now: float) -> list[int]:
+        state: RiskState = self  # type: ignore[assignment]
+        return [state.hit(key, now, window) for key, window in keys]
+
+    def counts(self, reads: Sequence[Count], now: float) -> list[int]:
+        state: RiskState = self  # type: ignore[assignment]
+        return [
+            state.total(r.key, now, r.window)
+            if r.kind == "hits"
+            else state.members(r.key, now, r.window)
+            for r in reads
+        ]
+
+    def flags_until(self, keys: Sequence[str], now: float) -> list[float | None]:
+        state: RiskState = self  # type: ignore[assignment]
+        return [state.flag_until(key, now) for key in keys]
+
+    def frequencies(self, reads: Sequence[tuple[str, str, str]]) -> list[tuple[float, float]]:
+        state: RiskState = self  # type: ignore[assignment]
+        return [state.frequency(scope, feature, value) for scope, feature, value in reads]
+
+    def bump_many(self, bumps: Sequence[tuple[str, str, str, float]]) -> None:
+        state: RiskState = self  # type: ignore[assignment]
+        for scope, feature, value, amount in bumps:
+            state.bump(scope, feature, value, amount)

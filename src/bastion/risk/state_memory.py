@@ -8,10 +8,10 @@ from collections import defaultdict, deque
 from collections.abc import Iterator
 
 from bastion.crypto.random import token_bytes
-from bastion.risk.state import LastSeen
+from bastion.risk.state import LastSeen, OneByOne
 
 
-class MemoryRiskState:
+class MemoryRiskState(OneByOne):
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._hits: dict[str, deque[tuple[float, int]]] = defaultdict(deque)

@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import redis
 
 from bastion.crypto.random import token_bytes
-from bastion.risk.state import LastSeen
+from bastion.risk.state import Count, LastSeen
 from bastion.risk.state_sql import bucket_start, bucket_width
 
 #: How long a user's last event is kept after it is written (travel checks need recent ones).
@@ -120,6 +120,42 @@ class RedisRiskState:
         args = [repr(float(now)), repr(float(window))]
         return int(self._total(keys=[self._k("h", key)], args=args))
 
+    def hits(self, keys: Sequence[tuple[str, float]], now: float) -> list[int]:
+        pipe = self.client.pipeline(transaction=False)
+        for key, window in keys:
+            start = bucket_start(now, bucket_width(window))
+            args: list[str | int] = [
+                repr(start), 1, repr(float(now)), repr(float(window)), _ttl(window)
+            ]  # fmt: skip
+            pipe.evalsha(self._hit.sha, 1, self._k("h", key), *args)
+        return [int(n) for n in self._execute(pipe, self._hit)]
+
+    def counts(self, reads: Sequence[Count], now: float) -> list[int]:
+        pipe = self.client.pipeline(transaction=False)
+        for read in reads:
+            bucket_width(read.window)  # the same check as `hit`
+            if read.kind == "hits":
+                args = [repr(float(now)), repr(float(read.window))]
+                pipe.evalsha(self._total.sha, 1, self._k("h", read.key), *args)
+            else:
+                low = f"({float(now - read.window)!r}"
+                pipe.zcount(self._k("m", read.key), low, repr(float(now)))
+        return [int(n) for n in self._execute(pipe, self._total)]
+
+    def _execute(self, pipe: Any, script: Any) -> list[Any]:
+        """Run a pipeline that calls `script` by its digest. redis-py's own way asks the
+        server whether its scripts are loaded before every such pipeline (one more round
+        trip); here the script is loaded only when the server says it does not know it (a
+        first use, a restart). Then every call of the script in the pipeline failed, so
+        none of its writes happened, and the rest are reads: the pipeline is run again."""
+        commands = list(pipe.command_stack)
+        try:
+            return list(pipe.execute())
+        except redis.exceptions.NoScriptError:
+            script.sha = self.client.script_load(script.script)
+            pipe.command_stack = commands
+            return list(pipe.execute())
+
     def add_member(self, key: str, member: str, now: float, window: float) -> int:
         args: list[str | int] = [member, repr(float(now)), repr(float(now - window)), _ttl(window)]
         return int(self._member(keys=[self._k("m", key)], args=args))
@@ -136,6 +172,29 @@ class RedisRiskState:
         pipe.hincrbyfloat(self._k("f", table), value, amount)
         pipe.hincrbyfloat(self._k("t", scope), feature, amount)
         pipe.execute()
+
+    def bump_many(self, bumps: Sequence[tuple[str, str, str, float]]) -> None:
+        if not bumps:
+            return
+        pipe = self.client.pipeline(transaction=True)
+        for scope, feature, value, amount in bumps:
+            pipe.hincrbyfloat(self._k("f", f"{scope}\x1f{feature}"), value, amount)
+            pipe.hincrbyfloat(self._k("t", scope), feature, amount)
+        pipe.execute()
+
+    def frequencies(self, reads: Sequence[tuple[str, str, str]]) -> list[tuple[float, float]]:
+        pipe = self.client.pipeline(transaction=False)
+        for scope, feature, value in reads:
+            pipe.hget(self._k("f", f"{scope}\x1f{feature}"), value)
+            pipe.hget(self._k("t", scope), feature)
+        raw = pipe.execute()
+        found = []
+        for count, total in zip(raw[::2], raw[1::2], strict=True):
+            if total is None:
+                found.append((0.0, 0.0))
+            else:
+                found.append((0.0 if count is None else float(count), float(total)))
+        return found
 
     def frequency(self, scope: str, feature: str, value: str) -> tuple[float, float]:
         pipe = self.client.pipeline(transaction=False)
@@ -179,6 +238,12 @@ class RedisRiskState:
 
     def set_flag(self, key: str, until: float) -> None:
         self._flag(keys=[self._k("g", key)], args=[repr(float(until)), _SLACK])
+
+    def flags_until(self, keys: Sequence[str], now: float) -> list[float | None]:
+        if not keys:
+            return []
+        values = self.client.mget([self._k("g", key) for key in keys])
+        return [None if v is None or float(v) <= now else float(v) for v in values]
 
     def flag_until(self, key: str, now: float) -> float | None:
         value = self.client.get(self._k("g", key))

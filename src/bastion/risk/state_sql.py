@@ -29,7 +29,7 @@ from bastion.crypto.digest import sha256_hex
 from bastion.crypto.random import token_bytes
 from bastion.errors import ConfigError
 from bastion.risk.schema import METADATA
-from bastion.risk.state import LastSeen
+from bastion.risk.state import LastSeen, OneByOne
 
 #: Buckets per window (at most one more is ever counted).
 BUCKETS = 64
@@ -276,7 +276,7 @@ class _Batch:
     write: bool
 
 
-class SqlRiskState:
+class SqlRiskState(OneByOne):
     """`RiskState` over the risk tables of one tenant's database.
 
     Outside a batch each call is its own short transaction. Inside `batch(write=True)` every

@@ -27,7 +27,7 @@ from bastion.core.database import (
 )
 from bastion.errors import ConfigError
 from bastion.risk.schema import METADATA, create_risk_tables
-from bastion.risk.state import LastSeen, RiskState
+from bastion.risk.state import Count, LastSeen, RiskState
 from bastion.risk.state_memory import MemoryRiskState
 from bastion.risk.state_redis import RedisRiskState
 from bastion.risk.state_sql import SqlRiskState, bucket_width, risk_hit
@@ -351,6 +351,41 @@ def test_concurrent_hits_lose_no_count(shared: tuple[RiskState, Twin]) -> None:
     assert state.frequency("*", "f", "v") == (float(threads), float(threads))
 
 
+# -- many at once ------------------------------------------------------------------------------
+
+
+def test_many_at_once_agree_with_one_by_one(state: RiskState) -> None:
+    assert state.hits([("a", W), ("b", W), ("a", W)], T0) == [1, 1, 2]
+    state.hit("a", T0 + 1, W)
+    state.add_member("m", "x", T0, W)
+    state.add_member("m", "y", T0 + 1, W)
+    reads = [Count("hits", "a", W), Count("members", "m", W), Count("hits", "none", W)]
+    assert state.counts(reads, T0 + 1) == [3, 2, 0]
+    assert state.counts(reads, T0 + 10.5) == [1, 1, 0]  # the window slid past T0
+    assert state.counts([], T0) == []
+    state.set_flag("up", T0 + 60)
+    state.set_flag("over", T0 + 5)
+    assert state.flags_until(["up", "over", "never"], T0 + 10) == [T0 + 60, None, None]
+    assert state.flags_until([], T0) == []
+    state.bump_many([("u:7", "f", "v", 1.0), ("u:7", "f", "w", 2.0), ("*", "f", "v", 1.0)])
+    state.bump_many([])
+    assert state.frequencies([("u:7", "f", "v"), ("u:7", "f", "w"), ("u:7", "f", "z"),
+                              ("u:8", "f", "v"), ("*", "f", "v")]) == [
+        (1.0, 3.0), (2.0, 3.0), (0.0, 3.0), (0.0, 0.0), (1.0, 1.0)
+    ]  # fmt: skip
+    assert state.frequencies([]) == []
+
+
+def test_many_at_once_are_shared_by_workers(shared: tuple[RiskState, Twin]) -> None:
+    first, twin = shared
+    first.hits([("k", W)], T0)
+    first.bump_many([("*", "f", "v", 1.0)])
+    other = twin()
+    assert other.counts([Count("hits", "k", W)], T0) == [1]
+    assert other.hits([("k", W)], T0) == [2]
+    assert other.frequencies([("*", "f", "v")]) == [(1.0, 1.0)]
+
+
 # -- batches -----------------------------------------------------------------------------------
 
 
@@ -526,6 +561,21 @@ def test_redis_states_with_other_prefixes_do_not_share() -> None:
     finally:
         delete_prefix(client, first)
         delete_prefix(client, second)
+        client.close()
+
+
+def test_redis_many_at_once_survive_a_server_that_forgot_its_scripts() -> None:
+    client = require_redis()
+    prefix = unique_prefix("risk")
+    try:
+        state = RedisRiskState(client, prefix)
+        assert state.hits([("k", W), ("k", W)], T0) == [1, 2]
+        client.script_flush()  # as after a restart of the server
+        assert state.hits([("k", W)], T0) == [3]  # counted once, not twice
+        client.script_flush()
+        assert state.counts([Count("hits", "k", W), Count("members", "m", W)], T0) == [3, 0]
+    finally:
+        delete_prefix(client, prefix)
         client.close()
 
 

@@ -11,12 +11,13 @@ import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Protocol
 
 from bastion.errors import ConfigError
 from bastion.risk.detector import Detector, Signal
 from bastion.risk.findings import Action, Finding
 from bastion.risk.signals import LoginSignal
-from bastion.risk.state import RiskState
+from bastion.risk.state import Count, RiskState
 
 _P = "bruteforce:"
 #: Score of a finding that blocks (floor DENY), that challenges, and that only notes.
@@ -163,12 +164,25 @@ class BruteForce(Detector):
         buckets: list[_Bucket] = []
         if self._exempt(ip):
             return [self._account_bucket(signal, state, now)]
+        # Every count and ban this attempt is checked against, read in two round trips.
+        reads = [
+            Count("hits", f"{_P}ip:{ip}", self.ip_window),
+            Count("members", f"{_P}logins:{ip}", self.login_window),
+            Count("hits", f"{_P}net:{network}", self.network_window),
+            Count("members", f"{_P}asn:{asn}", self.asn_window),
+            Count("hits", f"{_P}account:{signal.login}", self.account_window),
+        ]
+        counts = dict(zip((r.key for r in reads), state.counts(reads, now), strict=True))
+        bans = [f"{_P}ban:{kind}" for kind in (f"ip:{ip}", f"enum:{ip}", f"net:{network}")]
+        bans.append(f"{_P}ban:asn:{asn}")
+        banned = dict(zip(bans, state.flags_until(bans, now), strict=True))
+        view = _Prefetched(counts, banned)
         buckets += [
             _Bucket(
                 "ip-failures",
-                state.total(f"{_P}ip:{ip}", now, self.ip_window),
+                view.total(f"{_P}ip:{ip}", now, self.ip_window),
                 self.ip_failures,
-                state.flag_until(f"{_P}ban:ip:{ip}", now),
+                view.flag_until(f"{_P}ban:ip:{ip}", now),
                 Action.DENY,
                 f"failed sign-ins from {ip} within {ip_span}",
                 ip,
@@ -176,9 +190,9 @@ class BruteForce(Detector):
             ),
             _Bucket(
                 "user-enumeration",
-                state.members(f"{_P}logins:{ip}", now, self.login_window),
+                view.members(f"{_P}logins:{ip}", now, self.login_window),
                 self.ip_logins,
-                state.flag_until(f"{_P}ban:enum:{ip}", now),
+                view.flag_until(f"{_P}ban:enum:{ip}", now),
                 Action.DENY,
                 f"different logins failed from {ip} within {login_span}",
                 ip,
@@ -190,9 +204,9 @@ class BruteForce(Detector):
             buckets.append(
                 _Bucket(
                     "network-failures",
-                    state.total(f"{_P}net:{network}", now, self.network_window),
+                    view.total(f"{_P}net:{network}", now, self.network_window),
                     self.network_failures,
-                    state.flag_until(f"{_P}ban:net:{network}", now),
+                    view.flag_until(f"{_P}ban:net:{network}", now),
                     Action.DENY,
                     f"failed sign-ins from network {network} within {span}",
                     f"network {network}",
@@ -205,23 +219,23 @@ class BruteForce(Detector):
             buckets.append(
                 _Bucket(
                     "asn-failures",
-                    state.members(f"{_P}asn:{asn}", now, self.asn_window),
+                    view.members(f"{_P}asn:{asn}", now, self.asn_window),
                     self.asn_ips,
-                    state.flag_until(f"{_P}ban:asn:{asn}", now),
+                    view.flag_until(f"{_P}ban:asn:{asn}", now),
                     self.asn_floor,
                     f"addresses of {label} failed to sign in within {span}",
                     label,
                     f"{self.asn_ips} of its addresses failed within {span}",
                 )
             )
-        buckets.append(self._account_bucket(signal, state, now))
+        buckets.append(self._account_bucket(signal, view, now))
         return buckets
 
-    def _account_bucket(self, signal: LoginSignal, state: RiskState, now: float) -> _Bucket:
+    def _account_bucket(self, signal: LoginSignal, view: _Reads, now: float) -> _Bucket:
         span = _span(self.account_window)
         return _Bucket(
             "account-failures",
-            state.total(f"{_P}account:{signal.login}", now, self.account_window),
+            view.total(f"{_P}account:{signal.login}", now, self.account_window),
             self.account_failures,
             None,  # an account is never banned: its owner must still get in
             Action.CHALLENGE,
@@ -250,6 +264,28 @@ class BruteForce(Detector):
         else:
             score = _NOTE
         return Finding("bruteforce", bucket.code, score, reason, floor)
+
+
+class _Reads(Protocol):
+    def total(self, key: str, now: float, window: float) -> int: ...
+    def members(self, key: str, now: float, window: float) -> int: ...
+    def flag_until(self, key: str, now: float) -> float | None: ...
+
+
+class _Prefetched:
+    """The reads `_buckets` makes, answered from what was fetched at once."""
+
+    def __init__(self, counts: dict[str, int], banned: dict[str, float | None]) -> None:
+        self._counts, self._banned = counts, banned
+
+    def total(self, key: str, now: float, window: float) -> int:
+        return self._counts[key]
+
+    def members(self, key: str, now: float, window: float) -> int:
+        return self._counts[key]
+
+    def flag_until(self, key: str, now: float) -> float | None:
+        return self._banned[key]
 
 
 def _span(seconds: float) -> str:

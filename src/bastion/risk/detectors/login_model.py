@@ -203,6 +203,7 @@ class LoginModel(Detector):
         if parts[0].history >= self.min_history:
             log_risk = sum(p.log_risk for p in parts)
             state.add_sample(self._key("log-risk"), log_risk, keep=self.reservoir)
+        bumps: list[tuple[str, str, str, float]] = []
         for part in parts:
             if part.chain.feature == NO_DEVICE:
                 continue  # nothing to learn about a device that did not show
@@ -210,10 +211,10 @@ class LoginModel(Detector):
             for depth, (level, value) in enumerate(part.chain.levels):
                 feature = self._key(level)
                 if depth >= part.known:  # new to this user: one more kind under its parent
-                    state.bump(user, feature + "#kinds", parent)
-                state.bump(user, feature, value)
-                state.bump("*", feature, value)
+                    bumps.append((user, feature + "#kinds", parent, 1.0))
+                bumps += [(user, feature, value, 1.0), ("*", feature, value, 1.0)]
                 parent = value
+        state.bump_many(bumps)
 
     def _device_and_network(self, parts: list[_Part], signal: LoginSignal) -> list[Finding]:
         """The floor: an established user's sign-in from a device *and* a network both new
@@ -280,12 +281,30 @@ class LoginModel(Detector):
 
     def _parts(self, signal: LoginSignal, state: RiskState) -> list[_Part]:
         user = _scope(signal.uid if signal.uid is not None else -1)
-        parts = [self._chain_risk(chain, user, state) for chain in self._chains(signal)]
+        chains = self._chains(signal)
+        reads = self._prefetch(state, user, chains)
+        parts = [self._chain_risk(chain, user, reads) for chain in chains]
         if signal.device is None:
-            parts.append(self._missing_device(user, state))
+            parts.append(self._missing_device(user, reads))
         return parts
 
-    def _chain_risk(self, chain: _Chain, user: str, state: RiskState) -> _Part:
+    def _prefetch(self, state: RiskState, user: str, chains: list[_Chain]) -> _Frequencies:
+        """Every frequency the chains may read, fetched at once (one round trip on Redis):
+        each level's count for the user and the tenant, and the user's kinds under its
+        parent."""
+        wanted: list[tuple[str, str, str]] = []
+        for chain in chains:
+            parent = ""
+            for level, value in chain.levels:
+                feature = self._key(level)
+                wanted += [(user, feature, value), ("*", feature, value)]
+                wanted.append((user, feature + "#kinds", parent))
+                parent = value
+        device = self._key("device")
+        wanted += [(user, device, ""), (user, device + "#kinds", "")]  # a missing device
+        return _Frequencies(state, dict(zip(wanted, state.frequencies(wanted), strict=True)))
+
+    def _chain_risk(self, chain: _Chain, user: str, state: _Frequencies) -> _Part:
         """The chain's weighted log-ratio. The seen levels' conditionals telescope into
         P(v_k) / P(v_k | u) at the finest seen level k, so the finest level is read first
         (for a familiar sign-in, one read of each scope is all it takes)."""
@@ -311,7 +330,7 @@ class LoginModel(Detector):
             log_ratio -= math.log10(p_new)
         return _Part(chain, chain.weight * max(0.0, log_ratio), known, history)
 
-    def _missing_device(self, user: str, state: RiskState) -> _Part:
+    def _missing_device(self, user: str, state: _Frequencies) -> _Part:
         history = state.frequency(user, self._key("device"), "")[1]
         chain = _Chain(NO_DEVICE, (("device", ""),), WEIGHTS["device"])
         if history <= 0:  # this user never had a device cookie either
@@ -319,7 +338,7 @@ class LoginModel(Detector):
         p_new = self._p_new(state, user, "device", "", history)
         return _Part(chain, chain.weight * -math.log10(p_new), 0, history)
 
-    def _p_new(self, state: RiskState, user: str, level: str, parent: str, seen: float) -> float:
+    def _p_new(self, state: _Frequencies, user: str, level: str, parent: str, seen: float) -> float:
         kinds = state.frequency(user, self._key(level) + "#kinds", parent)[0]
         m = self.prior_weight
         p = (max(kinds - 1.0, 0.0) + m * self.priors[level]) / (max(seen - 1.0, 0.0) + m)
@@ -376,6 +395,17 @@ class LoginModel(Detector):
 
     def _key(self, what: str) -> str:
         return f"{self.name}:{what}"
+
+
+class _Frequencies:
+    """Frequencies fetched at once, with the state behind them for anything else."""
+
+    def __init__(self, state: RiskState, found: dict[tuple[str, str, str], tuple[float, float]]):
+        self._state, self._found = state, found
+
+    def frequency(self, scope: str, feature: str, value: str) -> tuple[float, float]:
+        found = self._found.get((scope, feature, value))
+        return found if found is not None else self._state.frequency(scope, feature, value)
 
 
 def _completed(signal: Signal) -> TypeGuard[LoginSignal]:

@@ -11,7 +11,7 @@ from bastion.errors import ConfigError
 from bastion.risk.detector import Detector, Signal
 from bastion.risk.findings import Action, Finding
 from bastion.risk.signals import LoginSignal
-from bastion.risk.state import RiskState
+from bastion.risk.state import Count, RiskState
 
 _P = "stuffing:"
 _DEFENSIVE = f"{_P}defensive"
@@ -121,15 +121,17 @@ class Stuffing(Detector):
             and not signal.device_known
             and state.flag_until(_DEFENSIVE, now) is not None
         )
+        counted: list[tuple[str, float]] = []
         for window, _ in self.views:
             if signal.stage == "before":
-                state.hit(f"{_P}attempts:{window:g}", now, window)
+                counted.append((f"{_P}attempts:{window:g}", window))
                 if signal.uid is None:
-                    state.hit(f"{_P}unknown:{window:g}", now, window)
+                    counted.append((f"{_P}unknown:{window:g}", window))
                 if challenged:
-                    state.hit(f"{_P}challenged:{window:g}", now, window)
+                    counted.append((f"{_P}challenged:{window:g}", window))
             else:
-                state.hit(f"{_P}failures:{window:g}", now, window)
+                counted.append((f"{_P}failures:{window:g}", window))
+        state.hits(counted, now)
         if signal.stage == "failed" and signal.attempt_tag:
             tag_key = f"{_P}tag:{signal.attempt_tag}"
             if state.add_member(tag_key, signal.login, now, self.spray_window) >= (
@@ -141,16 +143,16 @@ class Stuffing(Detector):
             state.set_flag(_DEFENSIVE, now + self.defensive_for)
 
     def _counts(self, state: RiskState, now: float) -> list[_Counts]:
+        kinds = ("attempts", "unknown", "failures", "challenged")
+        reads = [
+            Count("hits", f"{_P}{kind}:{window:g}", window)
+            for window, _ in self.views
+            for kind in kinds
+        ]
+        totals = state.counts(reads, now)  # every view at once
         return [
-            _Counts(
-                window,
-                volume,
-                state.total(f"{_P}attempts:{window:g}", now, window),
-                state.total(f"{_P}unknown:{window:g}", now, window),
-                state.total(f"{_P}failures:{window:g}", now, window),
-                state.total(f"{_P}challenged:{window:g}", now, window),
-            )
-            for window, volume in self.views
+            _Counts(window, volume, *totals[n * len(kinds) : (n + 1) * len(kinds)])
+            for n, (window, volume) in enumerate(self.views)
         ]
 
     def _crosses(self, counts: _Counts) -> bool:
