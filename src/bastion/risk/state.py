@@ -102,32 +102,40 @@ class RiskState(Protocol):
         """Append to the reservoir, keeping the newest `keep`."""
 
 
+class _OneCall(Protocol):
+    """The single calls `OneByOne` is made of."""
+
+    def hit(self, key: str, now: float, window: float, amount: int = 1) -> int: ...
+    def total(self, key: str, now: float, window: float) -> int: ...
+    def members(self, key: str, now: float, window: float) -> int: ...
+    def flag_until(self, key: str, now: float) -> float | None: ...
+    def frequency(self, scope: str, feature: str, value: str) -> tuple[float, float]: ...
+    def bump(self, scope: str, feature: str, value: str, amount: float = 1.0) -> None: ...
+
+
 class OneByOne:
     """The many-at-once calls of `RiskState` made one call at a time: for stores where a
     call is cheap (memory) or already shares the caller's transaction (SQL, in a batch)."""
 
-    def hits(self, keys: Sequence[tuple[str, float]], now: float) -> list[int]:
-        state: RiskState = self  # type: ignore[assignment]
-        return [state.hit(key, now, window) for key, window in keys]
+    def hits(self: _OneCall, keys: Sequence[tuple[str, float]], now: float) -> list[int]:
+        return [self.hit(key, now, window) for key, window in keys]
 
-    def counts(self, reads: Sequence[Count], now: float) -> list[int]:
-        state: RiskState = self  # type: ignore[assignment]
+    def counts(self: _OneCall, reads: Sequence[Count], now: float) -> list[int]:
         return [
-            state.total(r.key, now, r.window)
+            self.total(r.key, now, r.window)
             if r.kind == "hits"
-            else state.members(r.key, now, r.window)
+            else self.members(r.key, now, r.window)
             for r in reads
         ]
 
-    def flags_until(self, keys: Sequence[str], now: float) -> list[float | None]:
-        state: RiskState = self  # type: ignore[assignment]
-        return [state.flag_until(key, now) for key in keys]
+    def flags_until(self: _OneCall, keys: Sequence[str], now: float) -> list[float | None]:
+        return [self.flag_until(key, now) for key in keys]
 
-    def frequencies(self, reads: Sequence[tuple[str, str, str]]) -> list[tuple[float, float]]:
-        state: RiskState = self  # type: ignore[assignment]
-        return [state.frequency(scope, feature, value) for scope, feature, value in reads]
+    def frequencies(
+        self: _OneCall, reads: Sequence[tuple[str, str, str]]
+    ) -> list[tuple[float, float]]:
+        return [self.frequency(scope, feature, value) for scope, feature, value in reads]
 
-    def bump_many(self, bumps: Sequence[tuple[str, str, str, float]]) -> None:
-        state: RiskState = self  # type: ignore[assignment]
+    def bump_many(self: _OneCall, bumps: Sequence[tuple[str, str, str, float]]) -> None:
         for scope, feature, value, amount in bumps:
-            state.bump(scope, feature, value, amount)
+            self.bump(scope, feature, value, amount)

@@ -167,11 +167,7 @@ class RedisRiskState:
     # -- frequencies -------------------------------------------------------------------------
 
     def bump(self, scope: str, feature: str, value: str, amount: float = 1.0) -> None:
-        table = f"{scope}\x1f{feature}"
-        pipe = self.client.pipeline(transaction=True)
-        pipe.hincrbyfloat(self._k("f", table), value, amount)
-        pipe.hincrbyfloat(self._k("t", scope), feature, amount)
-        pipe.execute()
+        self.bump_many([(scope, feature, value, amount)])
 
     def bump_many(self, bumps: Sequence[tuple[str, str, str, float]]) -> None:
         if not bumps:
@@ -197,13 +193,7 @@ class RedisRiskState:
         return found
 
     def frequency(self, scope: str, feature: str, value: str) -> tuple[float, float]:
-        pipe = self.client.pipeline(transaction=False)
-        pipe.hget(self._k("f", f"{scope}\x1f{feature}"), value)
-        pipe.hget(self._k("t", scope), feature)
-        count, total = pipe.execute()
-        if total is None:
-            return (0.0, 0.0)
-        return (0.0 if count is None else float(count), float(total))
+        return self.frequencies([(scope, feature, value)])[0]
 
     # -- last events, flags ------------------------------------------------------------------
 
@@ -246,10 +236,7 @@ class RedisRiskState:
         return [None if v is None or float(v) <= now else float(v) for v in values]
 
     def flag_until(self, key: str, now: float) -> float | None:
-        value = self.client.get(self._k("g", key))
-        if value is None or float(value) <= now:
-            return None
-        return float(value)
+        return self.flags_until([key], now)[0]
 
     # -- window keys, samples ----------------------------------------------------------------
 

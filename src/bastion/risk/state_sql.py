@@ -7,8 +7,8 @@ tenant-wide failure counter during a flood) still has at most ~65 rows: a bucket
 `bucket_width(window)` seconds wide (1/64 of the window, rounded up to a power of two:
 0.25 s for 10 s, 8 s for 5 min), and counts while its start is inside (now - window, now].
 So a window's total is exact for times on bucket boundaries and at worst leaves out the
-oldest 1/64 of the window. Rows whose buckets left every window are
-deleted by the hit that opens a new bucket, and by `purge`.
+oldest 1/64 of the window. Rows whose buckets left every window are deleted by the hit that
+opens a new bucket, and by `purge`.
 """
 
 from __future__ import annotations
@@ -318,10 +318,16 @@ class SqlRiskState(OneByOne):
             finally:
                 cursor.close()
 
+    def _joinable(self, write: bool) -> _Batch | None:
+        """This thread's batch, if a call (or an inner batch) that writes or not may join it:
+        a write never joins a read-only batch."""
+        batch: _Batch | None = getattr(self._local, "batch", None)
+        return batch if batch is not None and (batch.write or not write) else None
+
     @contextlib.contextmanager
     def _cursor(self, write: bool) -> Iterator[Any]:
-        batch: _Batch | None = getattr(self._local, "batch", None)
-        if batch is not None and (batch.write or not write):
+        batch = self._joinable(write)
+        if batch is not None:
             yield batch.cursor
             return
         with self._transaction(write) as cursor:
@@ -329,10 +335,10 @@ class SqlRiskState(OneByOne):
 
     @contextlib.contextmanager
     def batch(self, *, write: bool) -> Iterator[None]:
-        outer: _Batch | None = getattr(self._local, "batch", None)
-        if outer is not None and (outer.write or not write):
-            yield  # joins the outer batch
+        if self._joinable(write) is not None:
+            yield
             return
+        outer: _Batch | None = getattr(self._local, "batch", None)
         with self._transaction(write) as cursor:
             self._local.batch = _Batch(cursor, write)
             try:

@@ -11,7 +11,6 @@ import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Protocol
 
 from bastion.errors import ConfigError
 from bastion.risk.detector import Detector, Signal
@@ -161,28 +160,26 @@ class BruteForce(Detector):
     def _buckets(self, signal: LoginSignal, state: RiskState, now: float) -> list[_Bucket]:
         ip, network, asn = signal.place.ip, signal.place.network, signal.place.asn
         ip_span, login_span = _span(self.ip_window), _span(self.login_window)
-        buckets: list[_Bucket] = []
+        account = f"{_P}account:{signal.login}"
         if self._exempt(ip):
-            return [self._account_bucket(signal, state, now)]
+            return [self._account_bucket(signal, state.total(account, now, self.account_window))]
         # Every count and ban this attempt is checked against, read in two round trips.
         reads = [
             Count("hits", f"{_P}ip:{ip}", self.ip_window),
             Count("members", f"{_P}logins:{ip}", self.login_window),
             Count("hits", f"{_P}net:{network}", self.network_window),
             Count("members", f"{_P}asn:{asn}", self.asn_window),
-            Count("hits", f"{_P}account:{signal.login}", self.account_window),
+            Count("hits", account, self.account_window),
         ]
-        counts = dict(zip((r.key for r in reads), state.counts(reads, now), strict=True))
+        ip_count, logins, net_count, asn_ips, account_count = state.counts(reads, now)
         bans = [f"{_P}ban:{kind}" for kind in (f"ip:{ip}", f"enum:{ip}", f"net:{network}")]
-        bans.append(f"{_P}ban:asn:{asn}")
-        banned = dict(zip(bans, state.flags_until(bans, now), strict=True))
-        view = _Prefetched(counts, banned)
-        buckets += [
+        ip_ban, enum_ban, net_ban, asn_ban = state.flags_until([*bans, f"{_P}ban:asn:{asn}"], now)
+        buckets = [
             _Bucket(
                 "ip-failures",
-                view.total(f"{_P}ip:{ip}", now, self.ip_window),
+                ip_count,
                 self.ip_failures,
-                view.flag_until(f"{_P}ban:ip:{ip}", now),
+                ip_ban,
                 Action.DENY,
                 f"failed sign-ins from {ip} within {ip_span}",
                 ip,
@@ -190,9 +187,9 @@ class BruteForce(Detector):
             ),
             _Bucket(
                 "user-enumeration",
-                view.members(f"{_P}logins:{ip}", now, self.login_window),
+                logins,
                 self.ip_logins,
-                view.flag_until(f"{_P}ban:enum:{ip}", now),
+                enum_ban,
                 Action.DENY,
                 f"different logins failed from {ip} within {login_span}",
                 ip,
@@ -204,9 +201,9 @@ class BruteForce(Detector):
             buckets.append(
                 _Bucket(
                     "network-failures",
-                    view.total(f"{_P}net:{network}", now, self.network_window),
+                    net_count,
                     self.network_failures,
-                    view.flag_until(f"{_P}ban:net:{network}", now),
+                    net_ban,
                     Action.DENY,
                     f"failed sign-ins from network {network} within {span}",
                     f"network {network}",
@@ -219,23 +216,23 @@ class BruteForce(Detector):
             buckets.append(
                 _Bucket(
                     "asn-failures",
-                    view.members(f"{_P}asn:{asn}", now, self.asn_window),
+                    asn_ips,
                     self.asn_ips,
-                    view.flag_until(f"{_P}ban:asn:{asn}", now),
+                    asn_ban,
                     self.asn_floor,
                     f"addresses of {label} failed to sign in within {span}",
                     label,
                     f"{self.asn_ips} of its addresses failed within {span}",
                 )
             )
-        buckets.append(self._account_bucket(signal, view, now))
+        buckets.append(self._account_bucket(signal, account_count))
         return buckets
 
-    def _account_bucket(self, signal: LoginSignal, view: _Reads, now: float) -> _Bucket:
+    def _account_bucket(self, signal: LoginSignal, count: int) -> _Bucket:
         span = _span(self.account_window)
         return _Bucket(
             "account-failures",
-            view.total(f"{_P}account:{signal.login}", now, self.account_window),
+            count,
             self.account_failures,
             None,  # an account is never banned: its owner must still get in
             Action.CHALLENGE,
@@ -264,28 +261,6 @@ class BruteForce(Detector):
         else:
             score = _NOTE
         return Finding("bruteforce", bucket.code, score, reason, floor)
-
-
-class _Reads(Protocol):
-    def total(self, key: str, now: float, window: float) -> int: ...
-    def members(self, key: str, now: float, window: float) -> int: ...
-    def flag_until(self, key: str, now: float) -> float | None: ...
-
-
-class _Prefetched:
-    """The reads `_buckets` makes, answered from what was fetched at once."""
-
-    def __init__(self, counts: dict[str, int], banned: dict[str, float | None]) -> None:
-        self._counts, self._banned = counts, banned
-
-    def total(self, key: str, now: float, window: float) -> int:
-        return self._counts[key]
-
-    def members(self, key: str, now: float, window: float) -> int:
-        return self._counts[key]
-
-    def flag_until(self, key: str, now: float) -> float | None:
-        return self._banned[key]
 
 
 def _span(seconds: float) -> str:
