@@ -7,9 +7,10 @@ Argon2), an unknown login costs the same hash as a known one, and every failure 
 thing, so neither timing nor wording tells an attacker which accounts exist. Then:
 
     before     risk DENY -> RateLimitError (with Retry-After); risk CHALLENGE ->
-               ChallengeRequiredError (an e-mail code first, the password is not looked
-               at), except for a device known for the login or that has just passed a code
-               for it: its step-up comes after the password
+               ChallengeRequiredError (an e-mail code first, sent at once to the login's
+               address if it names someone; the password is not looked at), except for a
+               device known for the login or that has just passed a code for it: its
+               step-up comes after the password
     password   wrong or unknown -> the engine observes a "failed" attempt (with a short-lived
                spraying tag), the auth log gets Odoo's "Login failed" line
     succeeded  the engine decides with the user's groups: DENY -> AccessError; CHALLENGE (or
@@ -59,6 +60,7 @@ from bastion.errors import (
     ValidationError,
     VerificationError,
 )
+from bastion.risk.findings import Assessment
 from bastion.risk.signals import Agent, BrowserSignals, Channel, LoginSignal, Place
 
 log = logging.getLogger(__name__)
@@ -257,29 +259,37 @@ class LoginFlow:
     def _before(self, t: _Try) -> None:
         """The risk engine's word before any hash: deny, ask for a code, or go on."""
         assert self.risk is not None and t.signal is not None
-        assessment = self.risk.before(t.signal)
+        assessment = self.risk.before(t.signal, record=False)
+        decision = (t.signal, assessment)  # stored with the attempt's audit entry: one commit
         rpc = t.attempt.channel == "rpc"
         if refused(assessment):
-            self._record(t.now, t.uid, "sign-in refused by risk policy before password", t.login)
+            what = "sign-in refused by risk policy before password"
+            self._record(t.now, t.uid, what, t.login, decision)
             seconds = self.risk.retry_after(t.signal, t.now)
             unit = "second" if seconds == 1 else "seconds"
             message = TOO_MANY.format(seconds=seconds, unit=unit)
             # RPC clients get Odoo's AccessDenied either way (with Retry-After), and the advice.
             raise RateLimitError(f"{message} {USE_API_KEY}" if rpc else message, seconds)
         if not challenged(assessment):
+            self.risk.store(*decision)  # kept only if the engine keeps such checks
             return
         if rpc:
-            self._record(t.now, t.uid, "sign-in challenged by risk policy (rpc)", t.login)
+            self._record(t.now, t.uid, "sign-in challenged by risk policy (rpc)", t.login, decision)
             raise AccessError(RPC_REFUSED)
         if t.known or t.verified:
             # A device bound to this user (its cookie carries our MAC) or one that just passed
             # an e-mail code for them goes on to the password; the challenge is owed after it,
             # as a step-up. Threat answered: an attacker's failures locking out the real user.
+            self.risk.store(*decision)
             t.owed = True
             return
         # Anyone else proves the account's e-mail first, and the password is not looked at:
-        # a stuffing tool learns nothing about the credentials it tries.
-        self._record(t.now, t.uid, "sign-in challenged by risk policy", t.login)
+        # a stuffing tool learns nothing about the credentials it tries. The code goes out
+        # now, to the user already read (silently: nothing is sent for an unknown login).
+        self._record(t.now, t.uid, "sign-in challenged by risk policy", t.login, decision)
+        if self.codes is not None:
+            live = t.user if t.user is not None and t.user.active else None
+            self.codes.send_defensive_to(live, t.now)
         raise ChallengeRequiredError(CHALLENGE, challenge_kind(assessment))
 
     def _verified(self, t: _Try, user: UserRow) -> SignIn:
@@ -524,11 +534,12 @@ class LoginFlow:
 
     def _fail(self, keys: ThrottleKeys, t: _Try) -> None:
         self.throttle.failed(keys, t.now)
-        self._record(t.now, t.uid, "sign-in failed", t.login)
+        decision = None
         if t.signal is not None and self.risk is not None:
             password = t.attempt.password
             usable = bool(password) and len(password) <= MAX_PASSWORD_INPUT
-            self.risk.failed(t.signal, password if usable else None)
+            decision = self.risk.failed(t.signal, password if usable else None, record=False)
+        self._record(t.now, t.uid, "sign-in failed", t.login, decision)
         self._log(t.attempt, t.login, t.now, failed=True)
         raise VerificationError(WRONG_CREDENTIALS)
 
@@ -561,9 +572,19 @@ class LoginFlow:
                 )
             )
 
-    def _record(self, now: datetime, uid: int | None, what: str, login: str | None) -> None:
+    def _record(
+        self,
+        now: datetime,
+        uid: int | None,
+        what: str,
+        login: str | None,
+        decision: tuple[LoginSignal, Assessment] | None = None,
+    ) -> None:
+        """An audit entry, and with it (same transaction) the risk engine's `decision`."""
         changes = {"login": login[:64]} if login else {}
         with self.tenant.transaction() as tx:
+            if decision is not None and self.risk is not None:
+                self.risk.store(*decision, tx.conn)
             tx.events.append(
                 AuditEvent("login", self.tenant.name, now, uid, changes=changes, reason=what)
             )

@@ -13,6 +13,7 @@ import unicodedata
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from bastion.crypto.digest import keyed_digest, sha256_hex
 from bastion.risk.engine import RiskEngine
@@ -21,6 +22,9 @@ from bastion.risk.geo import GeoResolver, place
 from bastion.risk.policy import RiskPolicy
 from bastion.risk.signals import Agent, BrowserSignals, Channel, LoginSignal, Place
 from bastion.risk.useragent import parse_agent
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
 
 #: The spraying tag: a keyed digest of the password under a key that lives for one window.
 SPRAY_WINDOW = 300.0
@@ -94,15 +98,27 @@ class LoginRisk:
 
     # -- stages ------------------------------------------------------------------------------
 
-    def before(self, signal: LoginSignal) -> Assessment:
+    def before(self, signal: LoginSignal, *, record: bool = True) -> Assessment:
         """Before any hash. No groups: the login is not proven yet, and a stricter policy for
-        some accounts would tell an attacker which logins exist."""
-        return self.engine.assess(signal)
+        some accounts would tell an attacker which logins exist. `record=False`: the caller
+        stores the decision (`store`) with its audit entry."""
+        return self.engine.assess(signal, record=record)
 
-    def failed(self, signal: LoginSignal, password: str | None) -> Assessment:
-        """A wrong password or unknown login: observed (counts, spraying), never decisive."""
+    def failed(
+        self, signal: LoginSignal, password: str | None, *, record: bool = True
+    ) -> tuple[LoginSignal, Assessment]:
+        """A wrong password or unknown login: observed (counts, spraying), never decisive.
+        Returns the "failed" signal with its assessment (for `store`, when not `record`)."""
         tag = self.attempt_tag(password, signal.at) if password else None
-        return self.engine.assess(replace(signal, stage="failed", attempt_tag=tag))
+        failed = replace(signal, stage="failed", attempt_tag=tag)
+        return failed, self.engine.assess(failed, record=record)
+
+    def store(
+        self, signal: LoginSignal, assessment: Assessment, conn: Connection | None = None
+    ) -> None:
+        """Store a decision (if it is one the engine keeps): in `conn`'s transaction when
+        given, else in its own."""
+        self.engine.record(signal, assessment, conn)
 
     def succeeded(self, signal: LoginSignal, groups: frozenset[int]) -> Assessment:
         """The password verified: the login model, travel and bots decide, per the user's groups."""

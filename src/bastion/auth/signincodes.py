@@ -59,7 +59,10 @@ class SignInCodes:
     def send_defensive(self, login: str, now: datetime) -> None:
         """Send a code to `login`'s address if it names an active user who has one; else
         nothing. Never raises and never says which: the page is the same either way."""
-        user = self._user(login)
+        self.send_defensive_to(self._user(login), now)
+
+    def send_defensive_to(self, user: UserRow | None, now: datetime) -> None:
+        """`send_defensive` for a user already read (None: an unknown or disabled login)."""
         if user is None or not user.email:
             return
         try:

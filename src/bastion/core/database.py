@@ -10,7 +10,8 @@ from __future__ import annotations
 import contextlib
 import re
 import sqlite3
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,9 @@ from sqlalchemy.engine import make_url
 from bastion.errors import TenantError
 
 TENANT_NAME = re.compile(r"[a-z][a-z0-9_]{0,62}")
+#: A pooled PostgreSQL connection idle for longer than this is pinged before it is handed out.
+IDLE_PING_SECONDS = 5.0
+_IDLE_SINCE = "bastion_idle_since"
 
 
 def check_tenant_name(name: str) -> str:
@@ -130,13 +134,48 @@ def postgres_engine(server_url: str, database: str) -> sa.Engine:
     # No server-side prepared statements: after a few runs PostgreSQL switches them to a
     # generic plan, and a generic plan of `id = ANY(:ids)` scans the array for every row
     # (ten times slower on a 10,000-id write, measured by bench/orm_overhead.py).
-    return sa.create_engine(
+    engine = sa.create_engine(
         url,
         pool_size=5,
         max_overflow=5,
-        pool_pre_ping=True,
+        pool_use_lifo=True,  # busy connections stay warm; the others age and get pinged
         connect_args={"prepare_threshold": None},
     )
+    ping_when_idle(engine)
+    return engine
+
+
+def ping_when_idle(
+    engine: sa.Engine,
+    *,
+    after: float = IDLE_PING_SECONDS,
+    clock: Callable[[], float] = time.monotonic,
+) -> None:
+    """Ping a pooled connection before use only if it sat idle for more than `after` seconds.
+
+    SQLAlchemy's `pool_pre_ping` pings on every checkout: a round trip per transaction, six
+    per sign-in attempt under a flood (bench/login.py: about a fifth of a refused attempt's
+    CPU). A connection in steady use has just proven itself; one that waited (a quiet night, a
+    database restarted meanwhile) is checked and, if dead, replaced before anyone sees it. A
+    restart in the middle of steady traffic still fails the statements already on their way;
+    the dialect recognises the disconnect and the pool drops every older connection at once.
+    """
+
+    def checkin(_dbapi: Any, record: Any) -> None:
+        if record is not None:
+            record.info[_IDLE_SINCE] = clock()
+
+    def checkout(dbapi: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get(_IDLE_SINCE)
+        if since is None or clock() - since <= after:
+            return
+        try:
+            engine.dialect.do_ping(dbapi)
+        except Exception as exc:  # whatever broke it, the pool connects afresh
+            raise sa.exc.DisconnectionError("idle connection failed its ping") from exc
+
+    sa.event.listen(engine, "checkin", checkin)
+    sa.event.listen(engine, "checkout", checkout)
 
 
 def postgres_admin_engine(server_url: str) -> sa.Engine:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from bastion.errors import ConfigError
 from bastion.risk.detector import Detector, Signal
@@ -20,13 +20,18 @@ from bastion.risk.policy import RiskPolicy
 from bastion.risk.signals import LoginSignal
 from bastion.risk.state import RiskState
 
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
 MAX_SCORE = 100.0
 
 
 class EventSink(Protocol):
     """Where decisions are stored (`bastion.risk.events.RiskEvents`)."""
 
-    def record(self, signal: Signal, assessment: Assessment) -> int: ...
+    def record(
+        self, signal: Signal, assessment: Assessment, conn: Connection | None = None
+    ) -> int: ...
 
 
 class RiskEngine:
@@ -51,8 +56,13 @@ class RiskEngine:
         """The detectors that read this kind of signal, in their configured order."""
         return tuple(d for d in self.detectors if isinstance(signal, d.reads))
 
-    def assess(self, signal: Signal, *, groups: frozenset[int] = frozenset()) -> Assessment:
-        """Assess, decide, let every detector observe, record; return the assessment."""
+    def assess(
+        self, signal: Signal, *, groups: frozenset[int] = frozenset(), record: bool = True
+    ) -> Assessment:
+        """Assess, decide, let every detector observe, record; return the assessment.
+
+        `record=False` leaves the storing to the caller (`record`), who writes the decision in
+        the same transaction as its own audit entry."""
         active = self.detectors_for(signal)
         with self.state.batch(write=False):  # every read of the stage in one transaction
             findings = tuple(f for d in active for f in d.assess(signal, self.state))
@@ -67,9 +77,17 @@ class RiskEngine:
         with self.state.batch(write=True):  # and every update in one more
             for detector in active:
                 detector.observe(signal, self.state)
-        if self.events is not None and should_record(signal, assessment):
-            self.events.record(signal, assessment)
+        if record:
+            self.record(signal, assessment)
         return assessment
+
+    def record(
+        self, signal: Signal, assessment: Assessment, conn: Connection | None = None
+    ) -> None:
+        """Store a decision if it is one to keep (`should_record`); in `conn`'s transaction
+        when given, else in one of its own."""
+        if self.events is not None and should_record(signal, assessment):
+            self.events.record(signal, assessment, conn)
 
     def learn(self, signal: Signal) -> None:
         """Train every detector that reads this signal on it; only for trusted events.

@@ -88,19 +88,21 @@ class RiskEvents:
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
 
-    def record(self, signal: Signal, assessment: Assessment) -> int:
-        """Store one decision; return its id.
+    def record(
+        self, signal: Signal, assessment: Assessment, conn: sa.Connection | None = None
+    ) -> int:
+        """Store one decision; return its id. In `conn`'s transaction when given (the sign-in
+        flow writes it with the attempt's audit entry: one commit for both).
 
-        On PostgreSQL the commit does not wait for the disk: under a flood every attempt
-        stores a decision, and a wait per row held workers from real sign-ins (bench/login.py).
-        A crash may lose the last fraction of a second of decisions; the audit entry the
-        sign-in flow writes for each attempt is durable."""
-        with self.engine.begin() as conn:
+        Alone, on PostgreSQL, the commit does not wait for the disk: under a flood every
+        attempt stores a decision, and a wait per row held workers from real sign-ins
+        (bench/login.py). A crash may lose the last fraction of a second of such decisions."""
+        if conn is not None:
+            return _inserted(conn.execute(_INSERT, _row(signal, assessment)))
+        with self.engine.begin() as own:
             if self.engine.dialect.name == "postgresql":
-                conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
-            result = conn.execute(_INSERT, _row(signal, assessment))
-            key = result.inserted_primary_key
-        return int(key[0]) if key is not None else 0
+                own.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
+            return _inserted(own.execute(_INSERT, _row(signal, assessment)))
 
     def list(
         self,
@@ -248,6 +250,11 @@ def _filters(
     if until is not None:
         where.append(t.c.at < until)
     return where
+
+
+def _inserted(result: sa.CursorResult[Any]) -> int:
+    key = result.inserted_primary_key
+    return int(key[0]) if key is not None else 0
 
 
 def _row(signal: Signal, assessment: Assessment) -> dict[str, Any]:

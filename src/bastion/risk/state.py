@@ -46,8 +46,12 @@ class RiskState(Protocol):
         """Add `amount` at `now`; return the total of `key` in the sliding window
         (now - window, now]."""
 
-    def hits(self, keys: Sequence[tuple[str, float]], now: float) -> list[int]:
-        """`hit` each (key, window) once, in one round trip where the store has them."""
+    def hits(
+        self, keys: Sequence[tuple[str, float]], now: float, amounts: Sequence[int] = ()
+    ) -> list[int]:
+        """`hit` each (key, window) once, in one round trip where the store has them, and
+        return the totals after. `amounts` (one per key; default 1 each) may hold 0: that key
+        is only read, so counters to add to and counters to read cost one round trip."""
 
     def counts(self, reads: Sequence[Count], now: float) -> list[int]:
         """`total` or `members` of each read, in one round trip where the store has them."""
@@ -117,8 +121,13 @@ class OneByOne:
     """The many-at-once calls of `RiskState` made one call at a time: for stores where a
     call is cheap (memory) or already shares the caller's transaction (SQL, in a batch)."""
 
-    def hits(self: _OneCall, keys: Sequence[tuple[str, float]], now: float) -> list[int]:
-        return [self.hit(key, now, window) for key, window in keys]
+    def hits(
+        self: _OneCall, keys: Sequence[tuple[str, float]], now: float, amounts: Sequence[int] = ()
+    ) -> list[int]:
+        return [
+            self.hit(key, now, window, amount) if amount else self.total(key, now, window)
+            for (key, window), amount in zip(keys, hit_amounts(keys, amounts), strict=True)
+        ]
 
     def counts(self: _OneCall, reads: Sequence[Count], now: float) -> list[int]:
         return [
@@ -139,3 +148,12 @@ class OneByOne:
     def bump_many(self: _OneCall, bumps: Sequence[tuple[str, str, str, float]]) -> None:
         for scope, feature, value, amount in bumps:
             self.bump(scope, feature, value, amount)
+
+
+def hit_amounts(keys: Sequence[object], amounts: Sequence[int]) -> Sequence[int]:
+    """`hits`'s amounts: one per key, none negative; 1 each when not given."""
+    if not amounts:
+        return [1] * len(keys)
+    if len(amounts) != len(keys) or any(amount < 0 for amount in amounts):
+        raise ValueError("hits needs one amount of 0 or more per key.")
+    return amounts

@@ -25,7 +25,7 @@ from typing import Any
 import redis
 
 from bastion.crypto.random import token_bytes
-from bastion.risk.state import Count, LastSeen
+from bastion.risk.state import Count, LastSeen, hit_amounts
 from bastion.risk.state_sql import bucket_start, bucket_width
 
 #: How long a user's last event is kept after it is written (travel checks need recent ones).
@@ -120,12 +120,14 @@ class RedisRiskState:
         args = [repr(float(now)), repr(float(window))]
         return int(self._total(keys=[self._k("h", key)], args=args))
 
-    def hits(self, keys: Sequence[tuple[str, float]], now: float) -> list[int]:
+    def hits(
+        self, keys: Sequence[tuple[str, float]], now: float, amounts: Sequence[int] = ()
+    ) -> list[int]:
         pipe = self.client.pipeline(transaction=False)
-        for key, window in keys:
+        for (key, window), amount in zip(keys, hit_amounts(keys, amounts), strict=True):
             start = bucket_start(now, bucket_width(window))
             args: list[str | int] = [
-                repr(start), 1, repr(float(now)), repr(float(window)), _ttl(window)
+                repr(start), int(amount), repr(float(now)), repr(float(window)), _ttl(window)
             ]  # fmt: skip
             pipe.evalsha(self._hit.sha, 1, self._k("h", key), *args)
         return [int(n) for n in self._execute(pipe, self._hit)]

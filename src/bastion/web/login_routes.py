@@ -154,8 +154,8 @@ class LoginPages:
             response.headers["retry-after"] = str(exc.retry_after)
             return response
         except ChallengeRequiredError:
-            # The password was not looked at. Same page for every login, existing or not.
-            await blocking(auth.login.send_defensive_code, login, v.now)
+            # The password was not looked at, and the code (if the login names someone) has
+            # gone out. Same page for every login, existing or not.
             return v.page("login_code.html", mode="defensive", login=login, redirect=target)
         except VerificationError as exc:
             return login_page(v, 401, login=login, target=target, error=exc.message)

@@ -354,6 +354,20 @@ def test_concurrent_hits_lose_no_count(shared: tuple[RiskState, Twin]) -> None:
 # -- many at once ------------------------------------------------------------------------------
 
 
+def test_hits_with_amount_zero_read_without_adding(state: RiskState) -> None:
+    state.hit("read", T0, W, 3)
+    assert state.hits([("add", W), ("read", W), ("new", W)], T0, [2, 0, 0]) == [2, 3, 0]
+    assert state.counts([Count("hits", k, W) for k in ("add", "read", "new")], T0) == [2, 3, 0]
+
+
+def test_hits_refuse_amounts_that_do_not_match_the_keys(state: RiskState) -> None:
+    with pytest.raises(ValueError, match="one amount"):
+        state.hits([("a", W), ("b", W)], T0, [1])
+    with pytest.raises(ValueError, match="one amount"):
+        state.hits([("a", W)], T0, [-1])
+    assert state.counts([Count("hits", "a", W)], T0) == [0]  # nothing was added
+
+
 def test_many_at_once_agree_with_one_by_one(state: RiskState) -> None:
     assert state.hits([("a", W), ("b", W), ("a", W)], T0) == [1, 1, 2]
     state.hit("a", T0 + 1, W)

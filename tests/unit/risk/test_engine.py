@@ -71,7 +71,8 @@ class Sink:
     def __init__(self) -> None:
         self.recorded: list[tuple[Signal, Assessment]] = []
 
-    def record(self, signal: Signal, assessment: Assessment) -> int:
+    def record(self, signal: Signal, assessment: Assessment, conn: object = None) -> int:
+        assert conn is None  # the engine passes on a connection only from its caller
         self.recorded.append((signal, assessment))
         return len(self.recorded)
 
@@ -191,6 +192,23 @@ def test_refused_sign_in_check_is_recorded(floor: Action) -> None:
     risk = engine(Fixed(0, floor=floor))
     risk.assess(login("before"))
     assert recorded(risk) == 1
+
+
+def test_a_caller_may_store_the_decision_itself() -> None:
+    risk = engine(Fixed(0, floor=Action.CHALLENGE))
+    signal = login("before")
+    result = risk.assess(signal, record=False)
+    assert recorded(risk) == 0  # left to the caller...
+    risk.record(signal, result)
+    assert isinstance(risk.events, Sink)
+    assert risk.events.recorded == [(signal, result)]  # ...who stores it once
+
+
+def test_a_caller_storing_an_allowed_check_stores_nothing() -> None:
+    risk = engine(Fixed(10))
+    signal = login("before")
+    risk.record(signal, risk.assess(signal, record=False))
+    assert recorded(risk) == 0  # the same rule as the engine's own storing
 
 
 def test_flagged_request_is_recorded() -> None:

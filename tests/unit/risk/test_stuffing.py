@@ -5,6 +5,7 @@ new devices only, never denies, and ends."""
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -14,6 +15,7 @@ from bastion.errors import ConfigError
 from bastion.risk.detectors.stuffing import Stuffing
 from bastion.risk.findings import Action, Finding
 from bastion.risk.signals import Agent, LoginSignal, Place, Stage
+from bastion.risk.state import Count
 from bastion.risk.state_memory import MemoryRiskState
 
 MIDNIGHT = datetime(2026, 1, 5, 0, 0, tzinfo=UTC)  # a Monday
@@ -218,6 +220,56 @@ def test_defensive_mode_challenges_new_devices_and_names_the_numbers(
         "defensive mode until 03:30:29 UTC (last 5 min: 30 failed sign-ins, 30 of 30 attempts "
         "for unknown logins); this device is not known for this login"
     )
+
+
+class Calls(MemoryRiskState):
+    """Counts the state calls a detector makes (one round trip each on Redis)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[str] = []
+
+    def flag_until(self, key: str, now: float) -> float | None:
+        self.calls.append("flag_until")
+        return super().flag_until(key, now)
+
+    def flags_until(self, keys: Sequence[str], now: float) -> list[float | None]:
+        self.calls.append("flags_until")
+        return [super(Calls, self).flag_until(key, now) for key in keys]
+
+    def hits(
+        self, keys: Sequence[tuple[str, float]], now: float, amounts: Sequence[int] = ()
+    ) -> list[int]:
+        self.calls.append("hits")
+        return super().hits(keys, now, amounts)
+
+    def counts(self, reads: Sequence[Count], now: float) -> list[int]:
+        self.calls.append("counts")
+        return super().counts(reads, now)
+
+
+def test_a_challenged_attempt_costs_three_state_calls(detector: Stuffing) -> None:
+    state = Calls()
+    for attempt in stuffing_attack(random.Random(4), 3 * HOUR, 30, 1.0, unknown=1.0, ips=30):
+        play(detector, state, attempt)
+    newcomer = Attempt(3 * HOUR + 60, "user1@acme.example", 2, ok=True, known=False)
+    state.calls.clear()
+    assert floor(run(detector, state, sig("before", newcomer))) is Action.CHALLENGE
+    # The flags in one read, the reason's counts, then every counter added or read at once:
+    # observe reuses the flag that assess read for this very signal.
+    assert state.calls == ["flags_until", "counts", "hits"]
+
+
+def test_observe_without_assess_reads_the_mode_itself(detector: Stuffing) -> None:
+    state = Calls()
+    for attempt in stuffing_attack(random.Random(4), 3 * HOUR, 30, 1.0, unknown=1.0, ips=30):
+        play(detector, state, attempt)
+    newcomer = sig("before", Attempt(3 * HOUR + 60, "user1@acme.example", 2, ok=True, known=False))
+    before = state.total("stuffing:challenged:300", newcomer.at.timestamp(), 300.0)
+    state.calls.clear()
+    detector.observe(newcomer, state)  # a signal this thread did not just assess
+    assert state.calls == ["flag_until", "hits"]
+    assert state.total("stuffing:challenged:300", newcomer.at.timestamp(), 300.0) == before + 1
 
 
 def test_defensive_mode_lets_known_devices_through(

@@ -3,6 +3,7 @@ defensive mode it raises."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -17,6 +18,8 @@ _P = "stuffing:"
 _DEFENSIVE = f"{_P}defensive"
 _SPRAYED = f"{_P}sprayed"
 _DEFENSIVE_SCORE = 10.0
+#: The counters of each view, in the order `_Counts` takes them.
+_KINDS = ("attempts", "unknown", "failures", "challenged")
 _SPRAYING_SCORE = 50.0
 
 
@@ -84,13 +87,17 @@ class Stuffing(Detector):
         self.failure_ratio, self.unknown_share = failure_ratio, unknown_share
         self.spray_accounts, self.spray_window = spray_accounts, spray_window
         self.defensive_for = defensive_for
+        # The defensive flag as `assess` last read it, per thread: `observe` of the same
+        # signal reuses it instead of a second read (a round trip on Redis).
+        self._read = threading.local()
 
     def assess(self, signal: Signal, state: RiskState) -> list[Finding]:
         if not isinstance(signal, LoginSignal):
             return []
         now = signal.at.timestamp()
         if signal.stage == "before":
-            until = state.flag_until(_DEFENSIVE, now)
+            until, sprayed = state.flags_until([_DEFENSIVE, _SPRAYED], now)
+            self._read.last = (signal, until)  # what `observe` of this signal will need
             if until is None or signal.device_known:
                 return []
             return [
@@ -98,7 +105,7 @@ class Stuffing(Detector):
                     self.name,
                     "defensive-mode",
                     _DEFENSIVE_SCORE,
-                    self._defensive_reason(state, now, until),
+                    self._defensive_reason(state, now, until, sprayed=sprayed is not None),
                     Action.CHALLENGE,
                 )
             ]
@@ -116,22 +123,17 @@ class Stuffing(Detector):
         if not isinstance(signal, LoginSignal) or signal.stage == "succeeded":
             return
         now = signal.at.timestamp()
-        challenged = (
-            signal.stage == "before"
-            and not signal.device_known
-            and state.flag_until(_DEFENSIVE, now) is not None
-        )
-        counted: list[tuple[str, float]] = []
-        for window, _ in self.views:
-            if signal.stage == "before":
-                counted.append((f"{_P}attempts:{window:g}", window))
-                if signal.uid is None:
-                    counted.append((f"{_P}unknown:{window:g}", window))
-                if challenged:
-                    counted.append((f"{_P}challenged:{window:g}", window))
-            else:
-                counted.append((f"{_P}failures:{window:g}", window))
-        state.hits(counted, now)
+        before = signal.stage == "before"
+        challenged = before and not signal.device_known and self._defensive(signal, state, now)
+        # Every counter of every view in one call: this attempt's added, the others read.
+        adds = {
+            "attempts": before,
+            "unknown": before and signal.uid is None,
+            "failures": not before,
+            "challenged": challenged,
+        }
+        keys = [(f"{_P}{kind}:{window:g}", window) for window, _ in self.views for kind in _KINDS]
+        totals = state.hits(keys, now, [int(adds[kind]) for _ in self.views for kind in _KINDS])
         if signal.stage == "failed" and signal.attempt_tag:
             tag_key = f"{_P}tag:{signal.attempt_tag}"
             if state.add_member(tag_key, signal.login, now, self.spray_window) >= (
@@ -139,20 +141,31 @@ class Stuffing(Detector):
             ):
                 state.set_flag(_SPRAYED, now + self.defensive_for)
                 state.set_flag(_DEFENSIVE, now + self.defensive_for)
-        if any(self._crosses(counts) for counts in self._counts(state, now)):
+        if any(self._crosses(counts) for counts in self._views(totals)):
             state.set_flag(_DEFENSIVE, now + self.defensive_for)
 
+    def _defensive(self, signal: LoginSignal, state: RiskState, now: float) -> bool:
+        """Whether the mode is up for this signal: as `assess` read it, when it did (the same
+        thread assesses then observes one signal), else read now."""
+        last = getattr(self._read, "last", None)
+        if last is not None and last[0] is signal:
+            return last[1] is not None
+        return state.flag_until(_DEFENSIVE, now) is not None
+
     def _counts(self, state: RiskState, now: float) -> list[_Counts]:
-        kinds = ("attempts", "unknown", "failures", "challenged")
         reads = [
             Count("hits", f"{_P}{kind}:{window:g}", window)
             for window, _ in self.views
-            for kind in kinds
+            for kind in _KINDS
         ]
-        totals = state.counts(reads, now)  # every view at once
+        return self._views(state.counts(reads, now))  # every view at once
+
+    def _views(self, totals: Sequence[int]) -> list[_Counts]:
+        """`totals` (every kind of every view, in `_KINDS` order) as one `_Counts` per view."""
+        n = len(_KINDS)
         return [
-            _Counts(window, volume, *totals[n * len(kinds) : (n + 1) * len(kinds)])
-            for n, (window, volume) in enumerate(self.views)
+            _Counts(window, volume, *totals[i * n : (i + 1) * n])
+            for i, (window, volume) in enumerate(self.views)
         ]
 
     def _crosses(self, counts: _Counts) -> bool:
@@ -164,10 +177,12 @@ class Stuffing(Detector):
         unknown = attempts >= volume and counts.unknown >= self.unknown_share * attempts
         return failing or unknown
 
-    def _defensive_reason(self, state: RiskState, now: float, until: float) -> str:
+    def _defensive_reason(
+        self, state: RiskState, now: float, until: float, *, sprayed: bool
+    ) -> str:
         counts = self._counts(state, now)[0]
         why = f"; {counts.challenged} challenged" if counts.challenged else ""
-        if state.flag_until(_SPRAYED, now) is not None:
+        if sprayed:
             why += "; password spraying seen"
         return (
             f"defensive mode until {_clock(until)} (last {_span(counts.window)}: "
