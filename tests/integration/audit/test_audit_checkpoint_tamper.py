@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from bastion.audit.checkpoint import Checkpoint, write_checkpoint
+from bastion.audit.checkpoint import Checkpoint, read_checkpoint, write_checkpoint
 from bastion.audit.trail import CHECKPOINT_PURPOSE, AuditTrail
 from bastion.crypto.signing import Signer
 from bastion.errors import IntegrityError
@@ -97,3 +97,26 @@ def test_reset_checkpoint_accepts_the_current_chain(world: World) -> None:
     with world.engine.begin() as conn:
         assert world.trail.reset_checkpoint(conn).seq == 10
     assert world.verify().ok
+
+
+def test_a_checkpoint_replaced_after_it_was_read_is_read_again(world: World) -> None:
+    # The trail keeps the checkpoint it verified last (world's 10 appends warmed it): a file
+    # that changes afterwards is read and verified again before the next append.
+    attacker = Signer([b"attacker key, 32 bytes long!!!!!"], purpose=CHECKPOINT_PURPOSE)
+    write_checkpoint(world.checkpoint, Checkpoint(world.tenant, 10, world.row(10).hash), attacker)
+    with pytest.raises(IntegrityError, match="forged or corrupt"):
+        world.append(world.event(110))
+
+
+def test_an_unchanged_checkpoint_is_not_read_again(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world.append(world.event(110))  # this process wrote the file: it knows what is in it
+    reads: list[Path] = []
+    monkeypatch.setattr(
+        "bastion.audit.trail.read_checkpoint",
+        lambda path, signer: reads.append(path) or read_checkpoint(path, signer),
+    )
+    with world.engine.begin() as conn:
+        world.trail.append(conn, [world.event(120)])
+    assert reads == []  # the append checked the file by its identity only
