@@ -58,6 +58,11 @@ def new_code(digits: int = DEFAULT_DIGITS) -> str:
             return f"{value % space:0{digits}d}"
 
 
+_TOO_MANY = "Too many codes were sent; wait before asking for another."
+#: How many exhausted users a process remembers (a bound against a flood of distinct ones).
+_MAX_EXHAUSTED = 10_000
+
+
 class EmailCodes:
     """Issues and verifies e-mailed one-time codes, kept in the `auth_email_code` table."""
 
@@ -87,6 +92,10 @@ class EmailCodes:
         self._ttl = ttl.total_seconds()
         self._max_sends = max_sends_per_hour
         self._max_failures = max_failures
+        # Users past their allowance, and when the oldest code of their window leaves it (the
+        # earliest a send can be allowed again): a flood of sign-ins for one account is then
+        # refused without a read. Per process; a refusal can only end by time passing.
+        self._exhausted: dict[int, float] = {}
 
     def _sent_within_the_hour(self, uid: int, at: float) -> list[float]:
         """When `uid`'s codes of the last hour were sent, oldest first."""
@@ -99,14 +108,19 @@ class EmailCodes:
             ).scalars()
             return [float(s) for s in sent]
 
-    def _refuse_past_allowance(self, window: list[float], at: float, *, inclusive: bool) -> None:
+    def _refuse_past_allowance(
+        self, uid: int, window: list[float], at: float, *, inclusive: bool
+    ) -> None:
         """Raise `RateLimitError` if `window` holds the allowance (`inclusive`: before a new
         send) or more than it (after one)."""
         if len(window) > self._max_sends or (inclusive and len(window) >= self._max_sends):
-            raise RateLimitError(
-                "Too many codes were sent; wait before asking for another.",
-                retry_after=int(window[0] + _WINDOW - at) + 1,
-            )
+            # When enough of the oldest sends have left the window for one more to fit (after
+            # a send, `window` still holds the new one, which is then deleted).
+            until = window[len(window) - self._max_sends - (0 if inclusive else 1)] + _WINDOW
+            if len(self._exhausted) >= _MAX_EXHAUSTED:
+                self._exhausted.clear()  # forgetting costs a read each, never a send
+            self._exhausted[uid] = until
+            raise RateLimitError(_TOO_MANY, retry_after=int(window[0] + _WINDOW - at) + 1)
 
     def issue(self, uid: int, email: str, purpose: str, now: datetime) -> None:
         """Send `uid` a new code for `purpose` at `email`; it replaces any earlier one.
@@ -123,7 +137,10 @@ class EmailCodes:
         t = EMAIL_CODE_TABLE
         # Past the allowance already (a flood of sign-ins for one account): refuse after one
         # read, with no write. The count after the insert below still settles races.
-        self._refuse_past_allowance(self._sent_within_the_hour(uid, at), at, inclusive=True)
+        until = self._exhausted.get(uid)
+        if until is not None and at < until:
+            raise RateLimitError(_TOO_MANY, retry_after=int(until - at) + 1)
+        self._refuse_past_allowance(uid, self._sent_within_the_hour(uid, at), at, inclusive=True)
         code = new_code(self._digits)
         with self._engine.begin() as conn:
             conn.execute(sa.delete(t).where(t.c.uid == uid, t.c.sent_at <= at - _WINDOW))
@@ -146,7 +163,7 @@ class EmailCodes:
         if len(window) > self._max_sends:
             with self._engine.begin() as conn:
                 conn.execute(sa.delete(t).where(t.c.id == new_id))
-            self._refuse_past_allowance(window, at, inclusive=False)
+            self._refuse_past_allowance(uid, window, at, inclusive=False)
         with self._engine.begin() as conn:
             conn.execute(
                 sa.update(t)
