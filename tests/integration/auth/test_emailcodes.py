@@ -100,6 +100,13 @@ def other_code(code: str) -> str:
     return f"{(int(code) + 1) % 10 ** len(code):0{len(code)}d}"
 
 
+def send_the_allowance(codes: EmailCodes, clock: FixedClock) -> None:
+    """Alice's five codes of the hour, a minute apart."""
+    for _ in range(5):
+        codes.issue(ALICE, ALICE_MAIL, LOGIN, clock.now())
+        clock.advance(minutes=1)
+
+
 def test_code_from_the_mail_verifies(codes: EmailCodes, outbox: Path, clock: FixedClock) -> None:
     codes.issue(ALICE, ALICE_MAIL, LOGIN, clock.now())
     codes.verify(ALICE, last_code(outbox, ALICE_MAIL), LOGIN, clock.now())
@@ -278,9 +285,7 @@ def test_codes_are_not_stored_in_clear(
 def test_sends_within_the_hourly_allowance_pass(
     codes: EmailCodes, outbox: Path, clock: FixedClock
 ) -> None:
-    for _ in range(5):
-        codes.issue(ALICE, ALICE_MAIL, LOGIN, clock.now())
-        clock.advance(minutes=1)
+    send_the_allowance(codes, clock)
     assert len(messages(outbox, ALICE_MAIL)) == 5
     codes.verify(ALICE, last_code(outbox, ALICE_MAIL), LOGIN, clock.now())
 
@@ -289,9 +294,7 @@ def test_sends_past_the_hourly_allowance_are_refused(
     codes: EmailCodes, outbox: Path, clock: FixedClock
 ) -> None:
     start = clock.now()
-    for _ in range(5):
-        codes.issue(ALICE, ALICE_MAIL, LOGIN, clock.now())
-        clock.advance(minutes=1)
+    send_the_allowance(codes, clock)
     current = last_code(outbox, ALICE_MAIL)
     with pytest.raises(RateLimitError) as refused:
         codes.issue(ALICE, ALICE_MAIL, LOGIN, clock.now())
@@ -447,9 +450,7 @@ def test_a_remembered_refusal_ends_when_the_oldest_code_leaves_the_hour(
     codes: EmailCodes, outbox: Path, clock: FixedClock
 ) -> None:
     first = clock.now()
-    for _ in range(5):
-        codes.issue(ALICE, ALICE_MAIL, LOGIN, clock.now())
-        clock.advance(minutes=1)
+    send_the_allowance(codes, clock)
     with pytest.raises(RateLimitError) as refused:
         codes.issue(ALICE, ALICE_MAIL, LOGIN, clock.now())  # read, and remembered
     clock.advance(seconds=(timedelta(hours=1) - (clock.now() - first)).total_seconds() - 1)

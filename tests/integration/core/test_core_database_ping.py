@@ -3,6 +3,7 @@ that died while idle is replaced unseen; one in steady use is not pinged at all.
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Iterator
 
@@ -64,36 +65,35 @@ def _one_connection_engine(url: str, name: str, clock: Clock) -> sa.Engine:
     return single
 
 
-def test_a_connection_that_died_while_idle_is_replaced_before_use(
-    database: tuple[str, str],
-) -> None:
+@contextlib.contextmanager
+def _killed_after(database: tuple[str, str], idle: float) -> Iterator[tuple[sa.Engine, int]]:
+    """A one-connection engine whose connection was used, then killed, then left `idle` s."""
     url, name = database
     clock = Clock()
     engine = _one_connection_engine(url, name, clock)
     try:
         first = _backend(engine)
         _terminate(url, first)
-        clock.now += IDLE_PING_SECONDS + 1
-        assert _backend(engine) != first  # no error: the ping found it dead
+        clock.now += idle
+        yield engine, first
     finally:
         engine.dispose()
 
 
+def test_a_connection_that_died_while_idle_is_replaced_before_use(
+    database: tuple[str, str],
+) -> None:
+    with _killed_after(database, IDLE_PING_SECONDS + 1) as (engine, first):
+        assert _backend(engine) != first  # no error: the ping found it dead
+
+
 def test_a_connection_in_steady_use_is_not_pinged(database: tuple[str, str]) -> None:
-    url, name = database
-    clock = Clock()
-    engine = _one_connection_engine(url, name, clock)
-    try:
-        first = _backend(engine)
-        _terminate(url, first)
-        clock.now += IDLE_PING_SECONDS - 1
+    with _killed_after(database, IDLE_PING_SECONDS - 1) as (engine, first):
         # Not pinged, so the statement meets the dead connection; the pool then drops it.
         with pytest.raises(sa.exc.OperationalError) as failed:
             _backend(engine)
         assert failed.value.connection_invalidated
         assert _backend(engine) != first
-    finally:
-        engine.dispose()
 
 
 def test_tenant_engines_ping_only_when_idle(database: tuple[str, str]) -> None:
