@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 
 from bastion.bootstrap.tenants import create_tenant
 from bastion.settings import Settings
-from bastion.web.app import create_app
+from bastion.web.app import GIL_SWITCH_SECONDS, create_app
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -149,3 +153,31 @@ def test_create_app_reads_settings_from_the_environment(
     monkeypatch.delenv("BASTION_DATABASE_URL", raising=False)
     create_tenant(Settings(data_dir=tmp_path), "envtenant", modules=["base"]).dispose()
     assert call(create_app(), "GET", "/healthz").json()["tenants"] == {"ok": 1, "unreachable": 0}
+
+
+@pytest.fixture
+def switch_interval() -> Iterator[None]:
+    """Put the process's GIL switch interval back after the test."""
+    before = sys.getswitchinterval()
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(before)
+
+
+async def _started(app: Starlette) -> None:
+    """Run the app's startup and shutdown, as a server process does."""
+    async with app.router.lifespan_context(app):
+        pass
+
+
+def test_serving_shortens_the_gil_switch_interval(tmp_path: Path, switch_interval: None) -> None:
+    sys.setswitchinterval(0.005)  # CPython's default
+    asyncio.run(_started(create_app(Settings(data_dir=tmp_path))))
+    assert sys.getswitchinterval() == pytest.approx(GIL_SWITCH_SECONDS)
+
+
+def test_serving_never_lengthens_a_shorter_interval(tmp_path: Path, switch_interval: None) -> None:
+    sys.setswitchinterval(0.0002)
+    asyncio.run(_started(create_app(Settings(data_dir=tmp_path))))
+    assert sys.getswitchinterval() == pytest.approx(0.0002)
