@@ -154,11 +154,11 @@ def ping_when_idle(
     """Ping a pooled connection before use only if it sat idle for more than `after` seconds.
 
     SQLAlchemy's `pool_pre_ping` pings on every checkout: a round trip per transaction, six
-    per sign-in attempt under a flood (bench/login.py: about a fifth of a refused attempt's
-    CPU). A connection in steady use has just proven itself; one that waited (a quiet night, a
-    database restarted meanwhile) is checked and, if dead, replaced before anyone sees it. A
-    restart in the middle of steady traffic still fails the statements already on their way;
-    the dialect recognises the disconnect and the pool drops every older connection at once.
+    per refused sign-in attempt under a flood (bench/login.py). A connection in steady use
+    has just proven itself; one that waited (a quiet night, a database restarted meanwhile)
+    is checked and, if dead, replaced before anyone sees it. A restart in the middle of
+    steady traffic still fails the statements already on their way; the dialect recognises
+    the disconnect and the pool drops every older connection at once.
     """
 
     def checkin(_dbapi: Any, record: Any) -> None:

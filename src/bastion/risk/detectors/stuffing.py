@@ -18,9 +18,9 @@ _P = "stuffing:"
 _DEFENSIVE = f"{_P}defensive"
 _SPRAYED = f"{_P}sprayed"
 _DEFENSIVE_SCORE = 10.0
+_SPRAYING_SCORE = 50.0
 #: The counters of each view, in the order `_Counts` takes them.
 _KINDS = ("attempts", "unknown", "failures", "challenged")
-_SPRAYING_SCORE = 50.0
 
 
 @dataclass(frozen=True, slots=True)
