@@ -132,9 +132,12 @@ class World:
             return False
 
     def write_geo_table(self, path: Path) -> None:
-        """The CSV `BASTION_GEO_TABLE` reads: cidr,asn,as_name,country."""
+        """The CSV `BASTION_GEO_TABLE` reads: cidr,asn,as_name,country,kind (the kind only for
+        hosting and VPN networks, as iporigin's ranges would say of real addresses)."""
         with path.open("w", newline="", encoding="utf-8") as handle:
             writer = csv.writer(handle)
-            writer.writerow(("cidr", "asn", "as_name", "country"))
+            writer.writerow(("cidr", "asn", "as_name", "country", "kind"))
             for network in self.networks.values():
-                writer.writerow((str(network.block), network.asn, network.name, network.country))
+                kind = network.kind if network.kind in ("hosting", "vpn") else ""
+                row = (str(network.block), network.asn, network.name, network.country, kind)
+                writer.writerow(row)

@@ -56,8 +56,9 @@ class Settings:
     smtp_url: str | None = None
     #: The From address of the mail Bastion sends (required with `smtp_url`).
     mail_from: str | None = None
-    #: A CSV table (`cidr,asn,as_name,country` per line) placing addresses for the risk engine
-    #: instead of the bundled geoip2fast database: for tests and benchmarks. None: geoip2fast.
+    #: A CSV table (`cidr,asn,as_name,country[,kind]` per line) placing addresses for the risk
+    #: engine instead of the bundled geoip2fast and iporigin data: for tests and benchmarks.
+    #: None: the bundled data.
     geo_table: Path | None = None
 
     @property

@@ -60,6 +60,7 @@ def signal_from_data(data: object) -> LoginSignal | None:
                 country=_optional_text(place.get("country")),
                 latitude=_optional_float(place.get("latitude")),
                 longitude=_optional_float(place.get("longitude")),
+                network_kind=_text(place.get("network_kind", "")),
             ),
             agent=Agent(
                 browser=_text(agent["browser"]),

@@ -2,11 +2,14 @@
 database (loaded in a background thread at start-up, so no sign-in waits for it), or a static
 table named by `BASTION_GEO_TABLE` for tests and benchmarks.
 
-The table is CSV, one network per line: `cidr,asn,as_name,country`. ASN and country may be
-empty; blank lines, lines starting with `#`, and a header line starting with `cidr` are skipped.
+The table is CSV, one network per line: `cidr,asn,as_name,country`, and optionally a fifth
+column `kind`: empty, or the kind of a network of servers (`hosting`, `vpn`, `tor`, `cdn`,
+`bot`; what iporigin's ranges say of a real address). ASN, country and kind may be empty;
+blank lines, lines starting with `#`, and a header line starting with `cidr` are skipped.
 
     203.0.113.0/24,64500,Example Home ISP,FR
     198.51.100.0/24,64501,Example Mobile,CH
+    192.0.2.0/24,64502,Example VPN,FR,vpn
 """
 
 from __future__ import annotations
@@ -19,12 +22,13 @@ from pathlib import Path
 
 from bastion.errors import ConfigError
 from bastion.risk.geo import GeoIp2FastResolver, GeoResolver, StaticGeoResolver
+from bastion.risk.signals import NETWORK_KINDS
 from bastion.settings import Settings
 
 log = logging.getLogger(__name__)
 
 MAX_TABLE_BYTES = 50 * 1024 * 1024
-Entry = tuple[str, int | None, str, str | None]
+Entry = tuple[str, int | None, str, str | None, str]
 
 
 def geo_resolver(settings: Settings, *, warm: bool = True) -> GeoResolver:
@@ -61,9 +65,9 @@ def parse_geo_table(text: str) -> list[Entry]:
 
 def _entry(row: list[str], number: int) -> Entry:
     where = f"BASTION_GEO_TABLE line {number}"
-    if len(row) != 4:
-        raise ConfigError(f"{where}: expected cidr,asn,as_name,country.")
-    cidr, asn_text, as_name, country = (cell.strip() for cell in row)
+    if len(row) not in (4, 5):
+        raise ConfigError(f"{where}: expected cidr,asn,as_name,country[,kind].")
+    cidr, asn_text, as_name, country, kind = (cell.strip() for cell in [*row, ""][:5])
     try:
         ipaddress.ip_network(cidr, strict=False)
     except ValueError:
@@ -72,7 +76,11 @@ def _entry(row: list[str], number: int) -> Entry:
         raise ConfigError(f"{where}: the AS number must be a whole number.")
     if country and not (len(country) == 2 and country.isascii() and country.isalpha()):
         raise ConfigError(f"{where}: the country must be a two-letter code.")
-    return cidr, int(asn_text) if asn_text else None, as_name, country.upper() or None
+    if kind and kind.lower() not in NETWORK_KINDS:
+        kinds = ", ".join(sorted(NETWORK_KINDS))
+        raise ConfigError(f"{where}: the kind must be empty or one of {kinds}.")
+    asn = int(asn_text) if asn_text else None
+    return cidr, asn, as_name, country.upper() or None, kind.lower()
 
 
 def _warm(resolver: GeoIp2FastResolver) -> None:

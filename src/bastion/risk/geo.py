@@ -1,10 +1,13 @@
 """Where an address is: `GeoResolver` and its implementations, networks, country centroids.
 
 `GeoIp2FastResolver` reads the offline database of the PyPI package geoip2fast (country and
-autonomous system, IPv4 and IPv6); `StaticGeoResolver` answers from a table, for tests and
-benchmarks. Addresses that are not globally routable (private, loopback, link-local, shared,
-reserved, documentation ranges) have no country and no ASN: a geolocation of them would be noise
-that an attacker on the same LAN as the server could not be told apart by.
+autonomous system, IPv4 and IPv6) and the ranges the PyPI package iporigin bundles (hosting and
+cloud providers, CDNs, consumer VPN exits, Tor exits, declared crawlers, compiled from the
+ranges those networks publish) for the network's kind; `StaticGeoResolver` answers from a
+table, for tests and benchmarks. Addresses that are not globally routable (private, loopback,
+link-local, shared, reserved, documentation ranges) have no country, no ASN and no kind: a
+geolocation of them would be noise that an attacker on the same LAN as the server could not
+be told apart by.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from importlib import resources
 from typing import Any, Protocol
 
 from bastion.crypto.digest import sha256_hex
-from bastion.risk.signals import Place
+from bastion.risk.signals import NETWORK_KINDS, Place
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -104,8 +107,9 @@ def centroid(country: str | None) -> tuple[float, float] | None:
     return _centroids().get(country.upper())
 
 
-def place(ip: str, asn: int | None, as_name: str, country: str | None) -> Place:
-    """A `Place` with the network and the country's centroid filled in."""
+def place(ip: str, asn: int | None, as_name: str, country: str | None, kind: str = "") -> Place:
+    """A `Place` with the network and the country's centroid filled in; a `kind` outside
+    `NETWORK_KINDS` is dropped (unknown)."""
     address = parse_ip(ip)
     text = str(address) if address is not None else ip[:MAX_IP_TEXT]
     code = country.upper() if isinstance(country, str) and _is_code(country) else None
@@ -118,6 +122,7 @@ def place(ip: str, asn: int | None, as_name: str, country: str | None) -> Place:
         country=code,
         latitude=where[0] if where else None,
         longitude=where[1] if where else None,
+        network_kind=kind if kind in NETWORK_KINDS else "",
     )
 
 
@@ -125,26 +130,33 @@ def _is_code(country: str) -> bool:
     return len(country) == 2 and country.isascii() and country.isalpha()
 
 
+GeoEntry = tuple[str, int | None, str, str | None] | tuple[str, int | None, str, str | None, str]
+
+
 class StaticGeoResolver:
-    """Answers from a table of (cidr, asn, as_name, country); the most specific entry wins.
+    """Answers from a table of (cidr, asn, as_name, country[, kind]); the most specific entry
+    wins.
 
     Unlike the real resolver it does not withhold private addresses: tests and benchmarks may
     place simulated users in any range they like. An address no entry covers has no place.
     """
 
-    def __init__(self, entries: Iterable[tuple[str, int | None, str, str | None]]) -> None:
-        table: list[tuple[IPNetwork, int | None, str, str | None]] = []
-        for cidr, asn, as_name, country in entries:
-            table.append((ipaddress.ip_network(cidr, strict=False), asn, as_name, country))
+    def __init__(self, entries: Iterable[GeoEntry]) -> None:
+        table: list[tuple[IPNetwork, int | None, str, str | None, str]] = []
+        for entry in entries:
+            cidr, asn, as_name, country = entry[:4]
+            kind = entry[4] if len(entry) > 4 else ""
+            network = ipaddress.ip_network(cidr, strict=False)
+            table.append((network, asn, as_name, country, kind))
         table.sort(key=lambda entry: entry[0].prefixlen, reverse=True)
         self._table = tuple(table)
 
     def locate(self, ip: str) -> Place:
         address = parse_ip(ip)
         if address is not None:
-            for network, asn, as_name, country in self._table:
+            for network, asn, as_name, country, kind in self._table:
                 if network.version == address.version and address in network:
-                    return place(ip, asn, as_name, country)
+                    return place(ip, asn, as_name, country, kind)
         return place(ip, None, "", None)
 
 
@@ -156,9 +168,10 @@ class GeoIp2FastResolver:
     """
 
     def warm(self) -> None:
-        """Load the database now (about half a second), e.g. in a thread at startup, rather
+        """Load the databases now (about half a second), e.g. in a thread at startup, rather
         than inside the first sign-in's request."""
         _database()
+        network_kind("192.0.2.1")
 
     def locate(self, ip: str) -> Place:
         address = parse_ip(ip)
@@ -173,7 +186,20 @@ class GeoIp2FastResolver:
         if getattr(found, "is_private", False):
             return place(ip, None, "", None)
         asn = surrogate_asn(as_name)
-        return place(ip, asn, as_name if asn is not None else "", country)
+        kind = network_kind(str(address))
+        return place(ip, asn, as_name if asn is not None else "", country, kind)
+
+
+def network_kind(ip: str) -> str:
+    """The kind of network iporigin's bundled ranges put `ip` in (one of `NETWORK_KINDS`),
+    "" when in none of them or when the data cannot be read (fail soft: unknown)."""
+    try:
+        from iporigin import classify
+
+        kind = str(classify(ip).kind)  # type: ignore[no-untyped-call]
+    except Exception:  # a missing or damaged data file: the kind is unknown, nothing more
+        return ""
+    return kind if kind in NETWORK_KINDS else ""
 
 
 _lock = threading.Lock()

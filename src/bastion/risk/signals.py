@@ -17,6 +17,10 @@ Stage = Literal["before", "failed", "succeeded"]
 Channel = Literal["web", "rpc", "rest"]
 
 
+#: The kinds of network a `Place` may name: servers, not somebody's line (see `Place.hosted`).
+NETWORK_KINDS = frozenset({"hosting", "vpn", "tor", "cdn", "bot"})
+
+
 @dataclass(frozen=True, slots=True)
 class Place:
     """Where an address is: its network, autonomous system and country (when known)."""
@@ -29,6 +33,15 @@ class Place:
     # Approximate coordinates (the country's centroid) for travel checks; None when unknown.
     latitude: float | None = None
     longitude: float | None = None
+    # What kind of network the address is on when it is a server rather than somebody's line:
+    # "hosting", "vpn", "tor", "cdn" or "bot" (a declared crawler); "" when unknown (most often
+    # a residential, mobile or business line: absence of evidence, not proof).
+    network_kind: str = ""
+
+    @property
+    def hosted(self) -> bool:
+        """True when the address is a machine in a hosting, VPN, Tor or CDN network."""
+        return self.network_kind in NETWORK_KINDS
 
 
 @dataclass(frozen=True, slots=True)

@@ -68,6 +68,28 @@ def test_signal_survives_the_session_store_round_trip() -> None:
     assert signal_from_data(signal_to_data(signal)) == signal
 
 
+def test_signal_keeps_its_network_kind_through_the_session_store() -> None:
+    signal = risk().signal(
+        login="Alice",
+        ip="203.0.113.7",
+        user_agent="Mozilla/5.0",
+        device_id=None,
+        now=NOW,
+        uid=7,
+        device_known=False,
+    )
+    on_vpn = dataclasses.replace(
+        signal, place=dataclasses.replace(signal.place, network_kind="vpn")
+    )
+    back = signal_from_data(signal_to_data(on_vpn))
+    assert back is not None and back.place.hosted and back.place.network_kind == "vpn"
+    # Twin: a session written before the kind existed reads as a person's line.
+    data = signal_to_data(on_vpn)
+    del data["place"]["network_kind"]
+    back = signal_from_data(data)
+    assert back is not None and not back.place.hosted
+
+
 def test_signal_too_large_for_a_session_is_not_kept() -> None:
     usual = risk().signal(
         login="alice", ip="203.0.113.7", user_agent="Mozilla/5.0 Firefox/121.0",
@@ -145,8 +167,16 @@ def test_geo_table_lines_become_entries() -> None:
         "cidr,asn,as_name,country\n# home\n203.0.113.0/24,64500,Example ISP,fr\n\n10.0.0.0/8,,,\n"
     )
     assert parse_geo_table(text) == [
-        ("203.0.113.0/24", 64500, "Example ISP", "FR"),
-        ("10.0.0.0/8", None, "", None),
+        ("203.0.113.0/24", 64500, "Example ISP", "FR", ""),
+        ("10.0.0.0/8", None, "", None, ""),
+    ]
+
+
+def test_geo_table_may_name_a_network_kind() -> None:
+    text = "192.0.2.0/24,9009,M247 Europe SRL,FR,VPN\n198.51.100.0/24,3215,Orange,FR,\n"
+    assert parse_geo_table(text) == [
+        ("192.0.2.0/24", 9009, "M247 Europe SRL", "FR", "vpn"),
+        ("198.51.100.0/24", 3215, "Orange", "FR", ""),
     ]
 
 
@@ -157,6 +187,8 @@ def test_geo_table_lines_become_entries() -> None:
         "203.0.113.0/24,AS1,x,FR",
         "203.0.113.0/24,1,x,France",
         "203.0.113.0/24,1,x",
+        "203.0.113.0/24,1,x,FR,residential",  # only kinds of server networks
+        "203.0.113.0/24,1,x,FR,vpn,extra",
     ],
 )
 def test_geo_table_bad_lines_are_refused_with_their_number(line: str) -> None:

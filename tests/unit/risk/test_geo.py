@@ -115,6 +115,38 @@ def test_unparsable_address_has_no_place_and_does_not_raise(
     assert len(place.ip) <= geo.MAX_IP_TEXT
 
 
+@pytest.mark.parametrize(
+    ("ip", "kind"),
+    [
+        ("52.95.110.1", "hosting"),  # Amazon AWS
+        ("2a01:4f8::1", "hosting"),  # Hetzner
+        ("::ffff:52.95.110.1", "hosting"),
+    ],
+)
+def test_server_networks_have_their_kind(resolver: GeoIp2FastResolver, ip: str, kind: str) -> None:
+    place = resolver.locate(ip)
+    assert place.network_kind == kind and place.hosted
+
+
+@pytest.mark.parametrize("ip", ["81.2.69.142", "2a02:8070::1", "10.1.2.3", "127.0.0.1", "junk"])
+def test_lines_and_private_addresses_have_no_kind(resolver: GeoIp2FastResolver, ip: str) -> None:
+    # Twin of the test above: a home line (or an address we do not place) is not a server.
+    place = resolver.locate(ip)
+    assert place.network_kind == "" and not place.hosted
+
+
+def test_network_kind_fails_soft_when_its_data_cannot_be_read(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import iporigin
+
+    def broken(ip: str) -> object:
+        raise iporigin.DatasetError("unreadable")
+
+    monkeypatch.setattr(iporigin, "classify", broken)
+    assert geo.network_kind("52.95.110.1") == ""
+
+
 def test_one_as_has_one_number_across_ipv4_and_ipv6(resolver: GeoIp2FastResolver) -> None:
     assert resolver.locate("8.8.8.8").asn == resolver.locate("2001:4860:4860::8888").asn
     # Twin: another AS has another number.
@@ -208,6 +240,19 @@ def test_static_resolver_answers_from_its_table(ip: str, asn: int, country: str)
 def test_static_resolver_knows_nothing_outside_its_table(ip: str) -> None:
     place = STATIC.locate(ip)
     assert (place.asn, place.as_name, place.country, place.latitude) == (None, "", None, None)
+
+
+def test_static_resolver_may_name_network_kinds() -> None:
+    table = StaticGeoResolver(
+        [
+            ("192.0.2.0/24", 9009, "M247", "FR", "vpn"),
+            ("192.0.2.128/25", 3215, "Orange", "FR", "residential"),  # not a server kind
+            ("198.51.100.0/24", 3215, "Orange", "FR"),
+        ]
+    )
+    assert table.locate("192.0.2.7").network_kind == "vpn"
+    assert table.locate("192.0.2.200").network_kind == ""
+    assert table.locate("198.51.100.7").network_kind == ""
 
 
 def test_static_resolver_refuses_a_bad_table() -> None:

@@ -163,6 +163,67 @@ def test_unknown_provider_falls_back_to_country(model: LoginModel, state: Memory
     assert floors(model.assess(signal(place=other_country, device="device-new"), state)) == FLOOR
 
 
+SERVER_FLOOR = [("new-device-on-server-network", Action.CHALLENGE)]
+
+
+def home_vpn(model: LoginModel, state: MemoryRiskState) -> Place:
+    """User 7 also signs in, on the same laptop, through a commercial VPN at home: the
+    VPN's provider is no longer new to them. Returns another exit of that VPN."""
+    vpn = Place("203.0.113.50", "203.0.113.0/24", 9009, "M247", "CH", network_kind="vpn")
+    for n in range(10):
+        model.learn(signal(place=vpn, at=T0 + timedelta(days=40 + n)), state)
+    return Place("203.0.113.77", "203.0.113.0/24", 9009, "M247", "CH", network_kind="vpn")
+
+
+def test_new_device_on_a_known_vpn_is_challenged(model: LoginModel, state: MemoryRiskState) -> None:
+    exit_ = home_vpn(model, state)
+    findings = model.assess(signal(place=exit_, device="device-new"), state)
+    assert floors(findings) == SERVER_FLOOR
+    assert "new device on a vpn network (AS9009)" in [f.reason for f in findings]
+
+
+def test_known_device_on_a_known_vpn_is_not_floored(
+    model: LoginModel, state: MemoryRiskState
+) -> None:
+    exit_ = home_vpn(model, state)
+    assert floors(model.assess(signal(place=exit_), state)) == []
+
+
+def test_new_device_on_a_known_line_of_the_same_provider_is_not_floored(
+    model: LoginModel, state: MemoryRiskState
+) -> None:
+    """The twin: the same provider and place without the server kind (a person's line)."""
+    home_vpn(model, state)
+    line = Place("203.0.113.77", "203.0.113.0/24", 9009, "M247", "CH")
+    assert floors(model.assess(signal(place=line, device="device-new"), state)) == []
+
+
+@pytest.mark.parametrize("kind", ["hosting", "tor", "cdn", "bot"])
+def test_new_device_on_any_server_network_is_challenged(
+    model: LoginModel, state: MemoryRiskState, kind: str
+) -> None:
+    home_vpn(model, state)
+    server = Place("203.0.113.77", "203.0.113.0/24", 9009, "M247", "CH", network_kind=kind)
+    assert floors(model.assess(signal(place=server, device="device-new"), state)) == SERVER_FLOOR
+
+
+def test_unknown_network_kind_is_not_a_server() -> None:
+    assert not Place("203.0.113.7", "203.0.113.0/24", network_kind="residential").hosted
+    assert Place("203.0.113.7", "203.0.113.0/24", network_kind="vpn").hosted
+
+
+def test_new_device_on_a_new_vpn_gets_one_floor(model: LoginModel, state: MemoryRiskState) -> None:
+    vpn = Place("203.0.113.50", "203.0.113.0/24", 9009, "M247", "CH", network_kind="vpn")
+    assert floors(model.assess(signal(place=vpn, device="device-new"), state)) == FLOOR
+
+
+def test_server_network_floor_waits_for_history(model: LoginModel) -> None:
+    state = MemoryRiskState()
+    with_history(model, state, days=model.min_history - 1)
+    vpn = Place("198.51.100.70", "198.51.100.0/24", 3303, "Swisscom", "CH", network_kind="vpn")
+    assert floors(model.assess(signal(place=vpn, device="device-new"), state)) == []
+
+
 def test_unknown_place_is_never_floored() -> None:
     model, state = LoginModel(), MemoryRiskState()
     private = Place("10.0.0.8", "10.0.0.0/24")

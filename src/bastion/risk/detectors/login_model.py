@@ -45,9 +45,10 @@ the tenant has `min_samples` of them, and for users with fewer than `min_history
 (a new address from the same provider, a browser update) and give no finding, so such
 sign-ins still train the model. Only `learn` changes the counts.
 
-One rule sits beside the score: an established user (`min_history` sign-ins) signing in
+Two rules sit beside the score: an established user (`min_history` sign-ins) signing in
 from a device new to them on a network new to them (provider, or country where the
-provider is unknown) gets a finding with a CHALLENGE floor, whatever the score.
+provider is unknown), or from a device new to them on a network of servers (hosting, VPN,
+Tor: `Place.hosted`), gets a finding with a CHALLENGE floor, whatever the score.
 """
 
 from __future__ import annotations
@@ -222,7 +223,12 @@ class LoginModel(Detector):
         password looks like (the attacker has neither the device nor the user's providers),
         and the score alone may miss it for a user who roams, or behind a VPN of the
         user's own country. The network is the provider (ASN); where the provider is
-        unknown, the country; where both are unknown (a private address), nothing."""
+        unknown, the country; where both are unknown (a private address), nothing.
+
+        A device new to the user on a network of servers (hosting, VPN, Tor) is challenged
+        too, even when the user has used that network before: a takeover through the
+        commercial VPN the victim uses at home brings no new network, only a new device,
+        and a person rarely meets a new device and a VPN exit at once."""
         place = signal.place
         by_feature = {p.chain.feature: p for p in parts}
         device = by_feature.get("device")
@@ -236,11 +242,20 @@ class LoginModel(Detector):
             new_network = network == "country"
         else:
             new_network = network in ("country", "asn")
-        if not (new_device and new_network):
+        if not new_device:
             return []
-        where = f"AS{place.asn}" if place.asn is not None else place.country
-        reason = f"new device on a network new to this user ({where})"
-        return [Finding(self.name, "new-device-and-network", 0.0, reason, Action.CHALLENGE)]
+        where = f"AS{place.asn}" if place.asn is not None else place.country or place.network
+        if new_network:
+            code, reason = (
+                "new-device-and-network",
+                f"new device on a network new to this user ({where})",
+            )
+        elif place.hosted:
+            code = "new-device-on-server-network"
+            reason = f"new device on a {place.network_kind} network ({where})"
+        else:
+            return []
+        return [Finding(self.name, code, 0.0, reason, Action.CHALLENGE)]
 
     # -- the model ---------------------------------------------------------------------------
 
