@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import math
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,10 +29,12 @@ from bastion.crypto.digest import sha256_hex
 from bastion.crypto.random import token_bytes
 from bastion.errors import ConfigError
 from bastion.risk.schema import METADATA
-from bastion.risk.state import LastSeen, OneByOne
+from bastion.risk.state import Count, LastSeen, OneByOne
 
 #: Buckets per window (at most one more is ever counted).
 BUCKETS = 64
+#: Rows per many-at-once statement: far below either database's limit on parameters.
+CHUNK = 200
 #: How long `purge` keeps a user's last event by default (travel checks need recent ones).
 KEEP_LAST_SEEN = 90 * 86_400.0
 _KEY = 255
@@ -115,10 +117,13 @@ def bucket_start(now: float, width: float) -> float:
 
 
 def fit(text: str, limit: int = _KEY) -> str:
-    """`text` if it fits a column of `limit` characters, else a prefix and its digest."""
+    """`text` if it fits a column of `limit` characters, else a prefix and its digest (in a
+    column narrower than the digest, as much of the digest as fits)."""
     if len(text) <= limit:
         return text
-    return text[: limit - 65] + "#" + sha256_hex(text.encode("utf-8", "surrogatepass"))
+    digest = sha256_hex(text.encode("utf-8", "surrogatepass"))
+    prefix = text[: max(0, limit - len(digest) - 1)]
+    return (prefix + "#" + digest)[:limit]
 
 
 def _p(name: str) -> sa.BindParameter[Any]:
@@ -245,12 +250,65 @@ class _Sql:
         self.names = compiled.positiontup  # the order of positional parameters, if any
 
     def run(self, cursor: Any, params: dict[str, Any]) -> list[tuple[Any, ...]]:
-        values = {**self.defaults, **params}
-        if self.names is not None:
-            cursor.execute(self.text, [values[name] for name in self.names])
-        else:
-            cursor.execute(self.text, values)
+        cursor.execute(self.text, self._values(params))
         return [tuple(row) for row in cursor.fetchall()] if cursor.description else []
+
+    def run_many(self, cursor: Any, rows: list[dict[str, Any]]) -> None:
+        """The statement once per row, in one driver call (no rows returned)."""
+        cursor.executemany(self.text, [self._values(row) for row in rows])
+
+    def _values(self, params: dict[str, Any]) -> Any:
+        values = {**self.defaults, **params}
+        return [values[name] for name in self.names] if self.names is not None else values
+
+
+class _Lists:
+    """Statements over a list of rows, for the many-at-once calls: one statement (one round
+    trip on PostgreSQL) reads what one call per row would, as a `UNION ALL` of the one-row
+    statements (or an `IN` list for flags). Each is compiled once per number of rows; row
+    `n`'s parameters are named with the suffix `_n`."""
+
+    def __init__(self, dialect: sa.Dialect) -> None:
+        self._dialect = dialect
+        self._compiled: dict[tuple[str, int], _Sql] = {}
+
+    def run(self, cursor: Any, name: str, rows: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+        sql = self._compiled.get((name, len(rows)))
+        if sql is None:
+            sql = self._compiled[(name, len(rows))] = _Sql(_list(name, len(rows)), self._dialect)
+        params = {f"{key}_{n}": value for n, row in enumerate(rows) for key, value in row.items()}
+        return sql.run(cursor, params)
+
+
+def _list(name: str, rows: int) -> sa.ClauseElement:
+    if name == "flags":
+        keys = [_p(f"key_{n}") for n in range(rows)]
+        return sa.select(risk_flag.c.key, risk_flag.c.until).where(risk_flag.c.key.in_(keys))
+    return sa.union_all(*(_LIST_ROWS[name](n) for n in range(rows)))
+
+
+def _frequency_row(n: int) -> sa.Select[Any]:
+    scope, feature, value = _p(f"scope_{n}"), _p(f"feature_{n}"), _p(f"value_{n}")
+    count = sa.select(_f.count).where(_f.scope == scope, _f.feature == feature, _f.value == value)
+    total = sa.select(_t.total).where(_t.scope == scope, _t.feature == feature)
+    return sa.select(_index(n), count.scalar_subquery(), total.scalar_subquery())
+
+
+def _hits_row(n: int) -> sa.Select[Any]:
+    window = (_h.key == _p(f"key_{n}"), _h.start > _p(f"low_{n}"), _h.start <= _p(f"now_{n}"))
+    return sa.select(_index(n), sa.func.coalesce(sa.func.sum(_h.amount), 0)).where(*window)
+
+
+def _members_row(n: int) -> sa.Select[Any]:
+    window = (_m.key == _p(f"key_{n}"), _m.seen > _p(f"low_{n}"), _m.seen <= _p(f"now_{n}"))
+    return sa.select(_index(n), sa.func.count()).where(*window)
+
+
+def _index(n: int) -> sa.ColumnElement[Any]:
+    return sa.literal_column(str(int(n)), sa.Integer).label("i")
+
+
+_LIST_ROWS = {"frequencies": _frequency_row, "hits": _hits_row, "members": _members_row}
 
 
 class _Statements:
@@ -297,6 +355,7 @@ class SqlRiskState(OneByOne):
             raise ConfigError(f"The risk state cannot be kept in a {dialect} database.")
         self._postgres = dialect == "postgresql"
         self._sql = _Statements(engine.dialect, up)
+        self._lists = _Lists(engine.dialect)
         self._local = threading.local()  # the batch of this thread, if any
 
     # -- transactions ------------------------------------------------------------------------
@@ -353,6 +412,63 @@ class SqlRiskState(OneByOne):
     def _scalar(self, sql: _Sql, params: dict[str, Any]) -> Any:
         rows = self._read(sql, params)
         return rows[0][0] if rows else None
+
+    def _list(self, name: str, rows: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+        """The `_Lists` statement `name` over `rows`, CHUNK rows per statement; a row's
+        index (the first column, but for flags) counts from the first of `rows`."""
+        found: list[tuple[Any, ...]] = []
+        with self._cursor(write=False) as cursor:
+            for start in range(0, len(rows), CHUNK):
+                answer = self._lists.run(cursor, name, rows[start : start + CHUNK])
+                if name != "flags":
+                    answer = [(int(row[0]) + start, *row[1:]) for row in answer]
+                found += answer
+        return found
+
+    # -- many at once ------------------------------------------------------------------------
+
+    def counts(self, reads: Sequence[Count], now: float) -> list[int]:
+        answers = [0] * len(reads)
+        for kind in ("hits", "members"):
+            rows: list[dict[str, Any]] = []
+            where: list[int] = []
+            for index, read in enumerate(reads):
+                if read.kind == kind:
+                    bucket_width(read.window)  # the same check as `hit`
+                    rows.append({"key": fit(read.key), "low": now - read.window, "now": now})
+                    where.append(index)
+            for n, value in self._list(kind, rows):
+                answers[where[int(n)]] = int(value)
+        return answers
+
+    def flags_until(self, keys: Sequence[str], now: float) -> list[float | None]:
+        fitted = [fit(key) for key in keys]
+        unique = [{"key": key} for key in dict.fromkeys(fitted)]
+        until = {str(key): float(value) for key, value in self._list("flags", unique)}
+        return [until[key] if key in until and until[key] > now else None for key in fitted]
+
+    def frequencies(self, reads: Sequence[tuple[str, str, str]]) -> list[tuple[float, float]]:
+        rows: list[dict[str, Any]] = [
+            {"scope": fit(scope, 64), "feature": fit(feature, 64), "value": fit(value)}
+            for scope, feature, value in reads
+        ]
+        answers = [(0.0, 0.0)] * len(reads)
+        for index, count, total in self._list("frequencies", rows):
+            if total is not None:
+                answers[int(index)] = (0.0 if count is None else float(count), float(total))
+        return answers
+
+    def bump_many(self, bumps: Sequence[tuple[str, str, str, float]]) -> None:
+        if not bumps:
+            return
+        rows: list[dict[str, Any]] = [
+            {"scope": fit(scope, 64), "feature": fit(feature, 64), "value": fit(value),
+             "amount": amount}
+            for scope, feature, value, amount in bumps
+        ]  # fmt: skip
+        with self._cursor(write=True) as cursor:
+            self._sql.up_freq.run_many(cursor, rows)
+            self._sql.up_total.run_many(cursor, rows)
 
     # -- sliding windows ---------------------------------------------------------------------
 

@@ -390,6 +390,30 @@ def test_many_at_once_agree_with_one_by_one(state: RiskState) -> None:
     assert state.frequencies([]) == []
 
 
+def test_many_at_once_span_more_rows_than_one_statement_holds(state: RiskState) -> None:
+    """Past `state_sql.CHUNK` rows the SQL state splits a call: answers keep their order."""
+    many = 450
+    state.bump_many([("*", "f", f"v{n}", float(n)) for n in range(1, many + 1)])
+    reads = [("*", "f", f"v{n}") for n in range(many + 1, 0, -1)]  # one unseen value first
+    total = float(many * (many + 1) // 2)
+    assert state.frequencies(reads) == [(0.0, total)] + [
+        (float(n), total) for n in range(many, 0, -1)
+    ]
+    state.hits([(f"k{n}", W) for n in range(many)], T0, [n % 3 for n in range(many)])
+    reads_c = [Count("hits" if n % 2 else "members", f"k{n}", W) for n in range(many)]
+    assert state.counts(reads_c, T0) == [n % 3 if n % 2 else 0 for n in range(many)]
+
+
+def test_many_at_once_take_long_keys_and_repeats(state: RiskState) -> None:
+    long_key = "k" * 1000
+    state.set_flag(long_key, T0 + 60)
+    assert state.flags_until([long_key, "other", long_key], T0) == [T0 + 60, None, T0 + 60]
+    state.bump_many([("u:7", "f" * 100, "v" * 1000, 2.0)])
+    assert state.frequencies([("u:7", "f" * 100, "v" * 1000)] * 2) == [(2.0, 2.0)] * 2
+    state.hit(long_key, T0, W, 4)
+    assert state.counts([Count("hits", long_key, W)] * 2, T0) == [4, 4]
+
+
 def test_many_at_once_are_shared_by_workers(shared: tuple[RiskState, Twin]) -> None:
     first, twin = shared
     first.hits([("k", W)], T0)
