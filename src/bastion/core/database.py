@@ -19,6 +19,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
+from bastion.core import walcheckpoint
 from bastion.errors import TenantError
 
 TENANT_NAME = re.compile(r"[a-z][a-z0-9_]{0,62}")
@@ -79,6 +80,7 @@ def _on_sqlite_connect(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
     cur.execute("PRAGMA busy_timeout=10000")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.close()
+    walcheckpoint.on_connect(dbapi_conn)  # checkpoints run in the background
 
 
 def _on_sqlite_begin(conn: sa.Connection) -> None:
@@ -119,6 +121,7 @@ def sqlite_engine(path: Path) -> sa.Engine:
     )
     sa.event.listen(engine, "connect", _on_sqlite_connect)
     sa.event.listen(engine, "begin", _on_sqlite_begin)
+    walcheckpoint.CHECKPOINTER.watch(engine, path)
     return engine
 
 
