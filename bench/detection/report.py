@@ -132,7 +132,9 @@ def render(
     ]  # fmt: skip
     out += _table(("variant", "login", "outcome", "findings"), rows, "llll")
     if timings:
-        out += ["", "**Risk engine latency per sign-in** (in-process, no password hash; ms)", ""]
+        out += ["", "**Risk engine latency per sign-in** (in-process, no password hash; ms; "
+                "per sign-in = before + succeeded, the request path; learn runs after the "
+                "response)", ""]  # fmt: skip
         rows = []
         for state, t in timings.items():
             s = t.summary()

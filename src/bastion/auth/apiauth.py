@@ -47,6 +47,7 @@ class ApiAuthenticator:
         signin = self.flow.authenticate(attempt, now)
         if signin.mfa_pending or signin.must_enrol or signin.factors - {"recovery"}:
             raise AccessError(NEEDS_KEY)
+        self.flow.store_decision(signin)
         self.flow.learn(signin.uid, signin.risk_signal)  # allowed, and nothing else to pass
         return ApiIdentity(signin.uid, None)
 

@@ -122,6 +122,9 @@ class SignIn:
     email_code: bool = False
     #: The "succeeded" signal, to learn from once the sign-in completes (None: no engine).
     risk_signal: LoginSignal | None = None
+    #: The risk engine's "succeeded" decision when no audit entry has stored it yet: stored
+    #: with the "signed in" entry (`completed`), or by `store_decision`.
+    risk_decision: tuple[LoginSignal, Assessment] | None = None
 
     def __repr__(self) -> str:
         return (
@@ -297,17 +300,20 @@ class LoginFlow:
         attempt, now, login = t.attempt, t.now, t.login
         groups = self.group_ids(user.uid)
         succeeded = None
+        decision: tuple[LoginSignal, Assessment] | None = None
         challenge = False
         if t.signal is not None and self.risk is not None:
             succeeded = replace(t.signal, stage="succeeded", uid=user.uid, device_known=t.known)
-            assessment = self.risk.succeeded(succeeded, groups)
+            assessment = self.risk.succeeded(succeeded, groups, record=False)
+            decision = (succeeded, assessment)  # stored with the next audit entry: one commit
             if refused(assessment):
-                self._record(now, user.uid, "sign-in refused by risk policy", login)
+                self._record(now, user.uid, "sign-in refused by risk policy", login, decision)
                 self._log(attempt, login, now, failed=True)
                 raise AccessError(RPC_REFUSED if attempt.channel == "rpc" else REFUSED)
             challenge = challenged(assessment) or t.owed
             if challenge and attempt.channel == "rpc":
-                self._record(now, user.uid, "sign-in challenged by risk policy (rpc)", login)
+                refusal = "sign-in challenged by risk policy (rpc)"
+                self._record(now, user.uid, refusal, login, decision)
                 raise AccessError(RPC_REFUSED)
         self._log(attempt, login, now, failed=False)
         factors = self.mfa.factors(user.uid)
@@ -324,12 +330,14 @@ class LoginFlow:
         # passed one for them (before the password, in defensive mode).
         email_code = challenge and not enrolled and not t.verified
         if email_code and not user.email:
-            self._record(now, user.uid, "sign-in refused: step-up needs an e-mail", login)
+            refusal = "sign-in refused: step-up needs an e-mail"
+            self._record(now, user.uid, refusal, login, decision)
             raise AccessError(NO_EMAIL)
         if pending or email_code:
             # Otherwise `completed` follows at once and its entry says it all: one write less.
             what = "password verified; risk asks for a second check" if challenge else None
-            self._record(now, user.uid, what or "password verified", login)
+            self._record(now, user.uid, what or "password verified", login, decision)
+            decision = None
         return SignIn(
             user.uid,
             pending or email_code,
@@ -338,6 +346,7 @@ class LoginFlow:
             risk_challenge=challenge,
             email_code=email_code,
             risk_signal=succeeded,
+            risk_decision=decision,
         )
 
     def completed(
@@ -348,17 +357,28 @@ class LoginFlow:
         *,
         trust: bool,
         signal: LoginSignal | None = None,
+        learn: bool = True,
+        decision: tuple[LoginSignal, Assessment] | None = None,
     ) -> None:
         """Every factor passed: the device joins the user's history (and trust, if asked), and
-        the risk engine learns the sign-in (`signal`, from `SignIn.risk_signal`)."""
+        the risk engine learns the sign-in (`signal`, from `SignIn.risk_signal`). With
+        `learn=False` the caller calls `learn` itself (the web edge: after the response).
+        `decision` (`SignIn.risk_decision`) is stored with the "signed in" entry."""
         if attempt.device_id:
             self.devices.remember(
                 uid, attempt.device_id, now, ip=attempt.ip, user_agent=attempt.user_agent
             )
             if trust:
                 self.devices.trust(uid, attempt.device_id, now)
-        self._record(now, uid, "signed in", attempt.login)
-        self.learn(uid, signal)
+        self._record(now, uid, "signed in", attempt.login, decision)
+        if learn:
+            self.learn(uid, signal)
+
+    def store_decision(self, signin: SignIn) -> None:
+        """Store the sign-in's risk decision on its own, for a caller that does not call
+        `completed` (a program's password sign-in)."""
+        if self.risk is not None and signin.risk_decision is not None:
+            self.risk.store(*signin.risk_decision)
 
     def learn(self, uid: int, signal: LoginSignal | None) -> None:
         """Train the risk engine on a completed sign-in of `uid` (allowed, or challenged and

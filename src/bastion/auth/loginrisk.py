@@ -120,14 +120,17 @@ class LoginRisk:
         given, else in its own."""
         self.engine.record(signal, assessment, conn)
 
-    def succeeded(self, signal: LoginSignal, groups: frozenset[int]) -> Assessment:
-        """The password verified: the login model, travel and bots decide, per the user's groups."""
+    def succeeded(
+        self, signal: LoginSignal, groups: frozenset[int], *, record: bool = True
+    ) -> Assessment:
+        """The password verified: the login model, travel and bots decide, per the user's
+        groups. `record=False`: the caller stores the decision (`store`) with its audit entry."""
         if self._policy is not None:
             # Read from the groups at each sign-in: an administrator's change applies at once.
             # Assigning a new immutable policy is atomic; concurrent sign-ins read one or the
             # other, both current.
             self.engine.policy = self._policy()
-        return self.engine.assess(signal, groups=groups)
+        return self.engine.assess(signal, groups=groups, record=record)
 
     def learn(self, signal: LoginSignal) -> None:
         """Train on a sign-in that completed: allowed, or challenged and then proven."""

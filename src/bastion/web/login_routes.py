@@ -39,6 +39,7 @@ from bastion.web.risk_signals import form_browser_signals, page_signal_nonce
 from bastion.web.routing_auth import (
     ENROL_PATHS,
     Visitor,
+    after_response,
     blocking,
     error_page,
     login_redirect,
@@ -190,12 +191,18 @@ class LoginPages:
             return redirect("/web/login/mfa")
         await blocking(
             lambda: auth.login.completed(
-                signin.uid, attempt, v.now, trust=False, signal=signin.risk_signal
+                signin.uid,
+                attempt,
+                v.now,
+                trust=False,
+                signal=signin.risk_signal,
+                learn=False,
+                decision=signin.risk_decision,
             )
         )
-        if signin.must_enrol:
-            return redirect("/web/security?m=enrol_required")
-        return redirect(target)
+        done = redirect("/web/security?m=enrol_required" if signin.must_enrol else target)
+        # The risk engine learns the sign-in once the person has their answer.
+        return after_response(done, auth.login.learn, signin.uid, signin.risk_signal)
 
     # -- e-mail codes --------------------------------------------------------------------
 

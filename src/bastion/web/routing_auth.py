@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
 from anyio import to_thread
+from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
@@ -16,6 +18,8 @@ from bastion.auth.sessions import Session
 from bastion.bootstrap.auth import TenantAuth
 from bastion.core.clock import Clock
 from bastion.web.templating import render
+
+log = logging.getLogger(__name__)
 
 #: Fixed messages shown after a redirect (`?m=<code>`): no request text is ever reflected.
 MESSAGES = {
@@ -129,3 +133,22 @@ def error_page(visitor: Visitor, status: int, title: str, message: str) -> Respo
 async def blocking(func: Callable[..., Any], *args: Any) -> Any:
     """Run a database-bound call in a worker thread, never on the event loop."""
     return await to_thread.run_sync(func, *args)
+
+
+def after_response(response: Response, func: Callable[..., Any], *args: Any) -> Response:
+    """Run `func(*args)` in a worker thread once `response` has been sent (work the client
+    need not wait for, such as the risk engine learning a sign-in). A failure is logged,
+    never sent: the response is already gone."""
+
+    previous = response.background
+
+    async def run() -> None:
+        if previous is not None:
+            await previous()
+        try:
+            await to_thread.run_sync(func, *args)
+        except Exception:
+            log.exception("Work after the response failed: %s", getattr(func, "__name__", func))
+
+    response.background = BackgroundTask(run)
+    return response

@@ -28,6 +28,8 @@ from bastion.core.install import ref
 from bastion.core.tenant import Tenant
 from bastion.crypto.totp import totp_code_at
 from bastion.errors import ChallengeRequiredError, VerificationError
+from bastion.risk.detectors.login_model import LoginModel
+from bastion.risk.events import RiskEvents
 from bastion.settings import Settings, load_settings
 from bastion.web.app import create_app
 from bastion.web.risk_signals import NONCE_FIELD, REPORT_FIELD
@@ -244,6 +246,28 @@ def test_usual_sign_in_reaches_home_without_a_challenge(
         browser = Browser(laptop, HOME)
         settle(browser, clock)
         assert browser.at(HOME_2).sign_in().url.path == "/web"
+
+
+def _history(web: WebClient, login: str) -> int:
+    auth = services_auth(web)
+    user = auth.login.find_user(login)
+    assert user is not None and auth.risk is not None
+    engine = auth.risk.engine
+    model = next(d for d in engine.detectors if isinstance(d, LoginModel))
+    return model.history(user.uid, engine.state)
+
+
+def test_usual_sign_in_is_learnt_once_answered(settings: Settings, clock: FixedClock) -> None:
+    with browsing(settings, clock) as (laptop, _, _):
+        browser = Browser(laptop, HOME)
+        settle(browser, clock)
+        learnt = _history(laptop, "alice")
+        assert browser.sign_in().url.path == "/web"
+        assert _history(laptop, "alice") == learnt + 1
+        # Twin: a wrong password is not learnt.
+        browser.sign_out()
+        assert browser.sign_in(password="not the password").status_code == 401
+        assert _history(laptop, "alice") == learnt + 1
 
 
 def test_new_device_abroad_with_totp_is_sent_to_the_second_factor(
@@ -502,6 +526,35 @@ def test_rpc_password_sign_ins_are_allowed_from_an_address_not_under_attack(
         ((uid,), _) = xmlrpc.client.loads(answer.content)
         assert isinstance(uid, int) and uid > 0
         assert session_authenticate(user, "carol")["result"]["uid"] == uid
+
+
+def _succeeded_events(web: WebClient, login: str) -> int:
+    auth = services_auth(web)
+    user = auth.login.find_user(login)
+    assert user is not None and auth.risk is not None and auth.risk.engine.events is not None
+    events = auth.risk.engine.events
+    assert isinstance(events, RiskEvents)
+    return sum(1 for e in events.list(uid=user.uid, limit=500) if e.stage == "succeeded")
+
+
+def test_every_completed_sign_in_stores_its_decision_once(
+    settings: Settings, clock: FixedClock
+) -> None:
+    """Stored with the "signed in" audit entry (web, JSON session) or on its own (XML-RPC)."""
+    with browsing(settings, clock) as (laptop, program, _):
+        browser = Browser(laptop, HOME)
+        assert browser.sign_in("carol").url.path == "/web"
+        assert _succeeded_events(laptop, "carol") == 1
+        Browser(program, HOME)
+        assert session_authenticate(program, "carol")["result"]
+        assert _succeeded_events(laptop, "carol") == 2
+        body = xmlrpc.client.dumps((TENANT, "carol", PASSWORD), "login").encode()
+        program.post("/xmlrpc/2/common", content=body, headers={"content-type": "text/xml"})
+        assert _succeeded_events(laptop, "carol") == 3
+        # Twin: a wrong password stores a "failed" decision, not a "succeeded" one.
+        browser.sign_out()
+        assert browser.sign_in("carol", "not the password").status_code == 401
+        assert _succeeded_events(laptop, "carol") == 3
 
 
 def session_authenticate(web: WebClient, login: str) -> dict[str, object]:

@@ -24,7 +24,7 @@ from bastion.core.clock import Clock
 from bastion.errors import AccessError, BastionError, ValidationError, VerificationError
 from bastion.settings import Settings
 from bastion.web.login_routes import INSECURE, plain_http_from_afar
-from bastion.web.routing_auth import Visitor, blocking
+from bastion.web.routing_auth import Visitor, after_response, blocking
 from bastion.web.rpc.dispatch import execute_kw
 from bastion.web.rpc.faults import FaultError, access_denied, session_expired
 from bastion.web.rpc.jsonrpc import error_reply, read_call, reply
@@ -96,13 +96,21 @@ class SessionApi:
             v.issue(token, session)
             await blocking(
                 lambda: auth.login.completed(
-                    signin.uid, attempt, v.now, trust=False, signal=signin.risk_signal
+                    signin.uid,
+                    attempt,
+                    v.now,
+                    trust=False,
+                    signal=signin.risk_signal,
+                    learn=False,
+                    decision=signin.risk_decision,
                 )
             )
             info = await blocking(session_info, auth, signin.uid, name, _base_url(request))
         except Exception as exc:
             return error_reply(request_id, exc, request.url.path)
         response = reply(request_id, result=info)
+        # The risk engine learns the sign-in once the client has its answer.
+        after_response(response, auth.login.learn, signin.uid, signin.risk_signal)
         if name != request.scope["state"].get("tenant"):
             # The next requests must find this session's tenant: remember it like ?db= does.
             attrs = "; Path=/; HttpOnly; SameSite=Lax" + (
