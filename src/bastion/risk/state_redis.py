@@ -181,13 +181,26 @@ class RedisRiskState:
         pipe.execute()
 
     def frequencies(self, reads: Sequence[tuple[str, str, str]]) -> list[tuple[float, float]]:
-        pipe = self.client.pipeline(transaction=False)
+        """One HMGET per hash read (a login-model assessment reads 26 frequencies from about
+        20 hashes), all in one pipeline."""
+        if not reads:
+            return []
+        wanted: dict[str, dict[str, None]] = {}  # hash -> its fields, in order, once each
+        places = []
         for scope, feature, value in reads:
-            pipe.hget(self._k("f", f"{scope}\x1f{feature}"), value)
-            pipe.hget(self._k("t", scope), feature)
-        raw = pipe.execute()
+            counts, totals = self._k("f", f"{scope}\x1f{feature}"), self._k("t", scope)
+            wanted.setdefault(counts, {})[value] = None
+            wanted.setdefault(totals, {})[feature] = None
+            places.append(((counts, value), (totals, feature)))
+        pipe = self.client.pipeline(transaction=False)
+        for name, fields in wanted.items():
+            pipe.hmget(name, list(fields))
+        got: dict[tuple[str, str], Any] = {}
+        for (name, fields), values in zip(wanted.items(), pipe.execute(), strict=True):
+            got.update(zip(((name, field) for field in fields), values, strict=True))
         found = []
-        for count, total in zip(raw[::2], raw[1::2], strict=True):
+        for count_at, total_at in places:
+            count, total = got[count_at], got[total_at]
             if total is None:
                 found.append((0.0, 0.0))
             else:

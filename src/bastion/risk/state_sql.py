@@ -29,7 +29,7 @@ from bastion.crypto.digest import sha256_hex
 from bastion.crypto.random import token_bytes
 from bastion.errors import ConfigError
 from bastion.risk.schema import METADATA
-from bastion.risk.state import Count, LastSeen, OneByOne
+from bastion.risk.state import Count, LastSeen, OneByOne, hit_amounts
 
 #: Buckets per window (at most one more is ever counted).
 BUCKETS = 64
@@ -416,16 +416,41 @@ class SqlRiskState(OneByOne):
     def _list(self, name: str, rows: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
         """The `_Lists` statement `name` over `rows`, CHUNK rows per statement; a row's
         index (the first column, but for flags) counts from the first of `rows`."""
-        found: list[tuple[Any, ...]] = []
         with self._cursor(write=False) as cursor:
-            for start in range(0, len(rows), CHUNK):
-                answer = self._lists.run(cursor, name, rows[start : start + CHUNK])
-                if name != "flags":
-                    answer = [(int(row[0]) + start, *row[1:]) for row in answer]
-                found += answer
+            return self._list_on(cursor, name, rows)
+
+    def _list_on(self, cursor: Any, name: str, rows: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+        found: list[tuple[Any, ...]] = []
+        for start in range(0, len(rows), CHUNK):
+            answer = self._lists.run(cursor, name, rows[start : start + CHUNK])
+            if name != "flags":
+                answer = [(int(row[0]) + start, *row[1:]) for row in answer]
+            found += answer
         return found
 
     # -- many at once ------------------------------------------------------------------------
+
+    def hits(
+        self, keys: Sequence[tuple[str, float]], now: float, amounts: Sequence[int] = ()
+    ) -> list[int]:
+        """Every add, then every total in one statement, in one transaction. A key named
+        twice is hit one call at a time (each total counts only the adds before it)."""
+        amounts = hit_amounts(keys, amounts)
+        if len({key for key, _ in keys}) < len(keys):
+            return OneByOne.hits(self, keys, now, amounts)
+        q, reads = self._sql, []
+        with self._cursor(write=any(amounts)) as cursor:
+            for (name, window), amount in zip(keys, amounts, strict=True):
+                key, start = fit(name), bucket_start(now, bucket_width(window))
+                if amount:
+                    row = {"key": key, "start": start, "amount": amount, "expires": start + window}
+                    if int(q.up_hit.run(cursor, row)[0][0]) == amount:
+                        q.sweep_hits.run(cursor, {"key": key, "now": now})  # a new bucket
+                reads.append({"key": key, "low": now - window, "now": now})
+            totals = [0] * len(keys)
+            for index, value in self._list_on(cursor, "hits", reads):
+                totals[int(index)] = int(value)
+            return totals
 
     def counts(self, reads: Sequence[Count], now: float) -> list[int]:
         answers = [0] * len(reads)

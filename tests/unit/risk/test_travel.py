@@ -11,6 +11,7 @@ from bastion.errors import ConfigError
 from bastion.risk.detectors.travel import ImpossibleTravel, great_circle_km
 from bastion.risk.findings import Finding
 from bastion.risk.signals import Agent, LoginSignal, Place, RequestSignal, Stage
+from bastion.risk.state import LastSeen
 from bastion.risk.state_memory import MemoryRiskState
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
@@ -171,3 +172,25 @@ def test_late_event_does_not_roll_the_reference_back(
 def test_invalid_settings_are_refused() -> None:
     with pytest.raises(ConfigError):
         ImpossibleTravel(max_kmh=0)
+
+
+class CountingReads(MemoryRiskState):
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads = 0
+
+    def last_seen(self, key: str) -> LastSeen | None:
+        self.reads += 1
+        return super().last_seen(key)
+
+
+def test_observe_reads_the_reference_once() -> None:
+    detector, state = ImpossibleTravel(), CountingReads()
+    run(detector, state, login(0, PARIS))
+    state.reads = 0
+    detector.observe(login(600, NEW_YORK), state)  # plausible: the new reference
+    assert state.reads == 1
+    state.reads = 0
+    detector.observe(login(601, PARIS), state)  # impossible: the reference stays
+    assert state.reads == 1
+    assert detector.assess(request(602, NEW_YORK), state) == []  # New York still stands

@@ -50,20 +50,24 @@ class ImpossibleTravel(Detector):
         uid = _uid(signal)
         if uid is None:
             return []
-        previous = state.last_seen(_key(uid))
+        found = self._finding(state.last_seen(_key(uid)), signal)
+        return [] if found is None else [found]
+
+    def _finding(self, previous: LastSeen | None, signal: Signal) -> Finding | None:
+        """Impossible travel from `previous` to `signal`, if it is."""
         trip = self._trip(previous, signal)
         if trip is None or previous is None:
-            return []
+            return None
         km, hours = trip
         kmh = km / hours if hours > 0 else math.inf
         if km < self.min_km or kmh <= self.max_kmh:
-            return []
+            return None
         speed = "at the same moment" if math.isinf(kmh) else f"{kmh:,.0f} km/h"
         reason = (
             f"{km:,.0f} km from {previous.country or '?'} to {signal.place.country or '?'} "
             f"in {_duration(hours)}: {speed}, over {self.max_kmh:,.0f} km/h"
         )
-        return [Finding(self.name, "impossible-travel", self.score, reason)]
+        return Finding(self.name, "impossible-travel", self.score, reason)
 
     def observe(self, signal: Signal, state: RiskState) -> None:
         uid = _uid(signal)
@@ -72,7 +76,7 @@ class ImpossibleTravel(Detector):
         previous = state.last_seen(_key(uid))
         if previous is not None and signal.at.timestamp() < previous.at:
             return  # a late arrival from another worker: the newer reference stands
-        if not self.assess(signal, state):
+        if self._finding(previous, signal) is None:  # the reference read once, in the batch
             _remember(state, uid, signal)
 
     def learn(self, signal: Signal, state: RiskState) -> None:
