@@ -45,9 +45,9 @@ class ApiAuthenticator:
         # program cannot answer a challenge), with a message telling to use an API key.
         attempt = Attempt(login, secret, ip, "api", None, channel="rpc")
         signin = self.flow.authenticate(attempt, now)
+        self.flow.store_decision(signin)  # no "signed in" entry follows to carry it
         if signin.mfa_pending or signin.must_enrol or signin.factors - {"recovery"}:
             raise AccessError(NEEDS_KEY)
-        self.flow.store_decision(signin)
         self.flow.learn(signin.uid, signin.risk_signal)  # allowed, and nothing else to pass
         return ApiIdentity(signin.uid, None)
 

@@ -557,6 +557,25 @@ def test_every_completed_sign_in_stores_its_decision_once(
         assert _succeeded_events(laptop, "carol") == 3
 
 
+def test_a_program_refused_for_its_second_factor_still_stores_the_decision(
+    settings: Settings, clock: FixedClock
+) -> None:
+    # Carol has no second factor but her group requires one: a password alone signs her in
+    # from no program, and no "signed in" entry follows to carry the decision.
+    set_group_policy(settings, clock, mfa_required=True)
+    with browsing(settings, clock) as (program, _, _):
+        Browser(program, HOME)
+        assert "error" in session_authenticate(program, "carol")
+        assert _succeeded_events(program, "carol") == 1
+        body = xmlrpc.client.dumps((TENANT, "carol", PASSWORD), "login").encode()
+        answer = program.post(
+            "/xmlrpc/2/common", content=body, headers={"content-type": "text/xml"}
+        )
+        with pytest.raises(xmlrpc.client.Fault):
+            xmlrpc.client.loads(answer.content)
+        assert _succeeded_events(program, "carol") == 2
+
+
 def session_authenticate(web: WebClient, login: str) -> dict[str, object]:
     payload = {
         "jsonrpc": "2.0",

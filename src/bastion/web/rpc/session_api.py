@@ -79,6 +79,7 @@ class SessionApi:
             except AccessError as exc:
                 raise FaultError(access_denied(exc.message)) from None
             if signin.mfa_pending or signin.must_enrol or signin.factors - {"recovery"}:
+                await blocking(auth.login.store_decision, signin)  # no "signed in" follows
                 raise FaultError(access_denied(NEEDS_SECOND_FACTOR))
             if v.token and v.auth is not None:
                 await blocking(v.auth.sessions.revoke, v.token)  # no session fixation
