@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from bastion.core.database import reading
 from bastion.errors import AccessError, ValidationError
 from bastion.risk.detector import Signal
+from bastion.risk.driver_sql import DriverStatement
 from bastion.risk.findings import Action, Assessment, Finding
 from bastion.risk.schema import METADATA
 from bastion.risk.signals import Agent, LoginSignal
@@ -79,7 +80,14 @@ class RiskEvent:
     answered_at: float | None
 
 
-_INSERT = risk_event.insert()  # built once: values as parameters, the compiled form cached
+#: Every column a decision fills (the others are the answer's), as parameters: one compiled
+#: statement for both kinds of event, the columns a kind leaves empty given as NULL.
+_FILLED = [c.name for c in risk_event.columns if c.name not in ("id", "answer", "answered_at")]
+_INSERT = (
+    risk_event.insert()
+    .values({name: sa.bindparam(name) for name in _FILLED})
+    .returning(risk_event.c.id)
+)
 
 
 class RiskEvents:
@@ -87,6 +95,7 @@ class RiskEvents:
 
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
+        self._insert = DriverStatement(_INSERT, engine.dialect)
 
     def record(
         self, signal: Signal, assessment: Assessment, conn: sa.Connection | None = None
@@ -97,12 +106,22 @@ class RiskEvents:
         Alone, on PostgreSQL, the commit does not wait for the disk: under a flood every
         attempt stores a decision, and a wait per row held workers from real sign-ins
         (bench/login.py). A crash may lose the last fraction of a second of such decisions."""
+        row = _row(signal, assessment)
         if conn is not None:
-            return _inserted(conn.execute(_INSERT, _row(signal, assessment)))
+            return self._insert_on(conn, row)
         with self.engine.begin() as own:
             if self.engine.dialect.name == "postgresql":
                 own.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
-            return _inserted(own.execute(_INSERT, _row(signal, assessment)))
+            return self._insert_on(own, row)
+
+    def _insert_on(self, conn: sa.Connection, row: dict[str, Any]) -> int:
+        """The row inserted in `conn`'s transaction, on its driver cursor; its id."""
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            found = self._insert.run(cursor, {name: row.get(name) for name in _FILLED})
+        finally:
+            cursor.close()
+        return int(found[0][0]) if found else 0
 
     def list(
         self,
@@ -250,11 +269,6 @@ def _filters(
     if until is not None:
         where.append(t.c.at < until)
     return where
-
-
-def _inserted(result: sa.CursorResult[Any]) -> int:
-    key = result.inserted_primary_key
-    return int(key[0]) if key is not None else 0
 
 
 def _row(signal: Signal, assessment: Assessment) -> dict[str, Any]:

@@ -22,12 +22,12 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.sql.compiler import SQLCompiler
 
 from bastion.core.database import reading
 from bastion.crypto.digest import sha256_hex
 from bastion.crypto.random import token_bytes
 from bastion.errors import ConfigError
+from bastion.risk.driver_sql import DriverStatement
 from bastion.risk.schema import METADATA
 from bastion.risk.state import Count, LastSeen, OneByOne, hit_amounts
 
@@ -232,36 +232,6 @@ class _Upserts:
         )
 
 
-class _Sql:
-    """A statement compiled once for the engine's dialect and run on the driver's cursor.
-
-    The state's statements are small and run dozens of times per sign-in: through the
-    driver they cost a few microseconds, through SQLAlchemy's execution path about a
-    hundred (bench/detection latency). Values are plain floats, ints, text and bytes, which
-    both drivers take and return as they are."""
-
-    __slots__ = ("defaults", "names", "text")
-
-    def __init__(self, stmt: sa.ClauseElement, dialect: sa.Dialect) -> None:
-        compiled = stmt.compile(dialect=dialect)
-        assert isinstance(compiled, SQLCompiler)
-        self.text = compiled.string
-        self.defaults = dict(compiled.params)  # literals bound by SQLAlchemy (LIMIT 1, 0)
-        self.names = compiled.positiontup  # the order of positional parameters, if any
-
-    def run(self, cursor: Any, params: dict[str, Any]) -> list[tuple[Any, ...]]:
-        cursor.execute(self.text, self._values(params))
-        return [tuple(row) for row in cursor.fetchall()] if cursor.description else []
-
-    def run_many(self, cursor: Any, rows: list[dict[str, Any]]) -> None:
-        """The statement once per row, in one driver call (no rows returned)."""
-        cursor.executemany(self.text, [self._values(row) for row in rows])
-
-    def _values(self, params: dict[str, Any]) -> Any:
-        values = {**self.defaults, **params}
-        return [values[name] for name in self.names] if self.names is not None else values
-
-
 class _Lists:
     """Statements over a list of rows, for the many-at-once calls: one statement (one round
     trip on PostgreSQL) reads what one call per row would, as a `UNION ALL` of the one-row
@@ -270,12 +240,14 @@ class _Lists:
 
     def __init__(self, dialect: sa.Dialect) -> None:
         self._dialect = dialect
-        self._compiled: dict[tuple[str, int], _Sql] = {}
+        self._compiled: dict[tuple[str, int], DriverStatement] = {}
 
     def run(self, cursor: Any, name: str, rows: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
         sql = self._compiled.get((name, len(rows)))
         if sql is None:
-            sql = self._compiled[(name, len(rows))] = _Sql(_list(name, len(rows)), self._dialect)
+            sql = self._compiled[(name, len(rows))] = DriverStatement(
+                _list(name, len(rows)), self._dialect
+            )
         params = {f"{key}_{n}": value for n, row in enumerate(rows) for key, value in row.items()}
         return sql.run(cursor, params)
 
@@ -313,8 +285,8 @@ _LIST_ROWS = {"frequencies": _frequency_row, "hits": _hits_row, "members": _memb
 
 class _Statements:
     def __init__(self, dialect: sa.Dialect, up: _Upserts) -> None:
-        def c(stmt: sa.ClauseElement) -> _Sql:
-            return _Sql(stmt, dialect)
+        def c(stmt: sa.ClauseElement) -> DriverStatement:
+            return DriverStatement(stmt, dialect)
 
         self.window_sum, self.sweep_hits = c(_WINDOW_SUM), c(_SWEEP_HITS)
         self.distinct, self.sweep_members = c(_DISTINCT), c(_SWEEP_MEMBERS)
@@ -405,11 +377,11 @@ class SqlRiskState(OneByOne):
             finally:
                 self._local.batch = outer
 
-    def _read(self, sql: _Sql, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+    def _read(self, sql: DriverStatement, params: dict[str, Any]) -> list[tuple[Any, ...]]:
         with self._cursor(write=False) as cursor:
             return sql.run(cursor, params)
 
-    def _scalar(self, sql: _Sql, params: dict[str, Any]) -> Any:
+    def _scalar(self, sql: DriverStatement, params: dict[str, Any]) -> Any:
         rows = self._read(sql, params)
         return rows[0][0] if rows else None
 
