@@ -8,7 +8,7 @@ from typing import ClassVar
 
 from bastion.risk.findings import Finding
 from bastion.risk.signals import LoginSignal, RequestSignal
-from bastion.risk.state import RiskState
+from bastion.risk.state import Reads, RiskState
 
 Signal = LoginSignal | RequestSignal
 
@@ -23,6 +23,12 @@ class Detector(ABC):
     name: ClassVar[str]
     #: The signal types this detector reads; the engine calls it for these only.
     reads: ClassVar[tuple[type[LoginSignal] | type[RequestSignal], ...]]
+
+    def prefetch(self, signal: Signal) -> Reads:
+        """What `assess` and `observe` of this signal will read, declared before any
+        detector runs so that the engine fetches every detector's reads at once. A read
+        not declared still works (one more round trip); declaring changes no answer."""
+        return Reads()
 
     @abstractmethod
     def assess(self, signal: Signal, state: RiskState) -> list[Finding]:

@@ -2,9 +2,11 @@
 policy for an action and records the decision.
 
 Order matters: every detector assesses the state as it was *before* this event, then every
-detector observes it. Learning is separate and explicit (`learn`): the sign-in flow calls
-it only for a sign-in that completed with no finding, or whose findings the real user
-answered with a second factor, so a detector never trains on an event that was flagged.
+detector observes it. What the detectors declare they will read (`Detector.prefetch`) is
+fetched at once before any of them runs, and their reads answered from it (`Prefetched`).
+Learning is separate and explicit (`learn`): the sign-in flow calls it only for a sign-in
+that completed with no finding, or whose findings the real user answered with a second
+factor, so a detector never trains on an event that was flagged.
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ from bastion.errors import ConfigError
 from bastion.risk.detector import Detector, Signal
 from bastion.risk.findings import Action, Assessment, Finding
 from bastion.risk.policy import RiskPolicy
+from bastion.risk.prefetch import Prefetched
 from bastion.risk.signals import LoginSignal
-from bastion.risk.state import RiskState
+from bastion.risk.state import Reads, RiskState
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
@@ -64,8 +67,12 @@ class RiskEngine:
         `record=False` leaves the storing to the caller (`record`), who writes the decision in
         the same transaction as its own audit entry."""
         active = self.detectors_for(signal)
+        state: RiskState = self.state
         with self.state.batch(write=False):  # every read of the stage in one transaction
-            findings = tuple(f for d in active for f in d.assess(signal, self.state))
+            reads = sum((d.prefetch(signal) for d in active), Reads())
+            if reads:  # and every declared read in one round trip
+                state = Prefetched(self.state, self.state.fetch(reads, signal.at.timestamp()))
+            findings = tuple(f for d in active for f in d.assess(signal, state))
         score = combined_score(findings)
         action = self.policy.decide(score, findings, groups, signal)
         assessment = Assessment(
@@ -76,7 +83,7 @@ class RiskEngine:
         )
         with self.state.batch(write=True):  # and every update in one more
             for detector in active:
-                detector.observe(signal, self.state)
+                detector.observe(signal, state)
         if record:
             self.record(signal, assessment)
         return assessment

@@ -34,6 +34,51 @@ class Count:
     window: float
 
 
+Frequency = tuple[str, str, str]  # (scope, feature, value)
+
+
+@dataclass(frozen=True, slots=True)
+class Reads:
+    """What a stage will read, declared by the detectors before any of them runs, so the
+    engine fetches it all at once (`RiskState.fetch`: one round trip on Redis)."""
+
+    counts: tuple[Count, ...] = ()
+    flags: tuple[str, ...] = ()
+    frequencies: tuple[Frequency, ...] = ()
+    last_seen: tuple[str, ...] = ()
+
+    def __add__(self, other: Reads) -> Reads:
+        return Reads(
+            self.counts + other.counts,
+            self.flags + other.flags,
+            self.frequencies + other.frequencies,
+            self.last_seen + other.last_seen,
+        )
+
+    def __bool__(self) -> bool:
+        return bool(self.counts or self.flags or self.frequencies or self.last_seen)
+
+    def unique(self) -> Reads:
+        """The same reads, each once, in their first order."""
+        return Reads(
+            tuple(dict.fromkeys(self.counts)),
+            tuple(dict.fromkeys(self.flags)),
+            tuple(dict.fromkeys(self.frequencies)),
+            tuple(dict.fromkeys(self.last_seen)),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Fetched:
+    """The answers to `Reads` at `now`."""
+
+    now: float
+    counts: dict[Count, int]
+    flags: dict[str, float | None]
+    frequencies: dict[Frequency, tuple[float, float]]
+    last_seen: dict[str, LastSeen | None]
+
+
 class RiskState(Protocol):
     def batch(self, *, write: bool) -> AbstractContextManager[None]:
         """Run the calls made inside as one unit where the store has such a thing: one
@@ -64,6 +109,9 @@ class RiskState(Protocol):
 
     def bump_many(self, bumps: Sequence[tuple[str, str, str, float]]) -> None:
         """`bump` each (scope, feature, value, amount), in one round trip where possible."""
+
+    def fetch(self, reads: Reads, now: float) -> Fetched:
+        """Every read of `reads` at `now`, in one round trip where the store has them."""
 
     def total(self, key: str, now: float, window: float) -> int:
         """The sliding-window total of `key` without adding."""
@@ -117,6 +165,15 @@ class _OneCall(Protocol):
     def bump(self, scope: str, feature: str, value: str, amount: float = 1.0) -> None: ...
 
 
+class _Many(Protocol):
+    """The many-at-once reads `OneByOne.fetch` is made of."""
+
+    def counts(self, reads: Sequence[Count], now: float) -> list[int]: ...
+    def flags_until(self, keys: Sequence[str], now: float) -> list[float | None]: ...
+    def frequencies(self, reads: Sequence[Frequency]) -> list[tuple[float, float]]: ...
+    def last_seen(self, key: str) -> LastSeen | None: ...
+
+
 class OneByOne:
     """The many-at-once calls of `RiskState` made one call at a time: for stores where a
     call is cheap (memory) or already shares the caller's transaction (SQL, in a batch)."""
@@ -148,6 +205,19 @@ class OneByOne:
     def bump_many(self: _OneCall, bumps: Sequence[tuple[str, str, str, float]]) -> None:
         for scope, feature, value, amount in bumps:
             self.bump(scope, feature, value, amount)
+
+    def fetch(self: _Many, reads: Reads, now: float) -> Fetched:
+        """Each kind of read with its many-at-once call (one statement each in SQL, in the
+        caller's batch)."""
+        reads = reads.unique()
+        frequencies = self.frequencies(reads.frequencies) if reads.frequencies else []
+        return Fetched(
+            now,
+            dict(zip(reads.counts, self.counts(reads.counts, now), strict=True)),
+            dict(zip(reads.flags, self.flags_until(reads.flags, now), strict=True)),
+            dict(zip(reads.frequencies, frequencies, strict=True)),
+            {key: self.last_seen(key) for key in reads.last_seen},
+        )
 
 
 def hit_amounts(keys: Sequence[object], amounts: Sequence[int]) -> Sequence[int]:

@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import redis
 
 from bastion.crypto.random import token_bytes
-from bastion.risk.state import Count, LastSeen, hit_amounts
+from bastion.risk.state import Count, Fetched, Frequency, LastSeen, Reads, hit_amounts
 from bastion.risk.state_sql import bucket_start, bucket_width
 
 #: How long a user's last event is kept after it is written (travel checks need recent ones).
@@ -134,6 +134,10 @@ class RedisRiskState:
 
     def counts(self, reads: Sequence[Count], now: float) -> list[int]:
         pipe = self.client.pipeline(transaction=False)
+        self._queue_counts(pipe, reads, now)
+        return [int(n) for n in self._execute(pipe, self._total)]
+
+    def _queue_counts(self, pipe: Any, reads: Sequence[Count], now: float) -> None:
         for read in reads:
             bucket_width(read.window)  # the same check as `hit`
             if read.kind == "hits":
@@ -142,7 +146,27 @@ class RedisRiskState:
             else:
                 low = f"({float(now - read.window)!r}"
                 pipe.zcount(self._k("m", read.key), low, repr(float(now)))
-        return [int(n) for n in self._execute(pipe, self._total)]
+
+    def fetch(self, reads: Reads, now: float) -> Fetched:
+        """Every read in one pipeline."""
+        reads = reads.unique()
+        pipe = self.client.pipeline(transaction=False)
+        self._queue_counts(pipe, reads.counts, now)
+        if reads.flags:
+            pipe.mget([self._k("g", key) for key in reads.flags])
+        frequencies = self._queue_frequencies(pipe, reads.frequencies)
+        for key in reads.last_seen:
+            pipe.hgetall(self._k("l", key))
+        answers = iter(self._execute(pipe, self._total))
+        counts = {read: int(next(answers)) for read in reads.counts}
+        flags = _flags(next(answers), now) if reads.flags else []
+        return Fetched(
+            now,
+            counts,
+            dict(zip(reads.flags, flags, strict=True)),
+            dict(zip(reads.frequencies, frequencies(answers), strict=True)),
+            {key: _last_seen(next(answers)) for key in reads.last_seen},
+        )
 
     def _execute(self, pipe: Any, script: Any) -> list[Any]:
         """Run a pipeline that calls `script` by its digest. redis-py's own way asks the
@@ -185,6 +209,14 @@ class RedisRiskState:
         20 hashes), all in one pipeline."""
         if not reads:
             return []
+        pipe = self.client.pipeline(transaction=False)
+        answers = self._queue_frequencies(pipe, reads)
+        return answers(iter(pipe.execute()))
+
+    def _queue_frequencies(
+        self, pipe: Any, reads: Sequence[Frequency]
+    ) -> Callable[[Iterator[Any]], list[tuple[float, float]]]:
+        """Queue the HMGETs of `reads`; return what turns their answers into frequencies."""
         wanted: dict[str, dict[str, None]] = {}  # hash -> its fields, in order, once each
         places = []
         for scope, feature, value in reads:
@@ -192,20 +224,23 @@ class RedisRiskState:
             wanted.setdefault(counts, {})[value] = None
             wanted.setdefault(totals, {})[feature] = None
             places.append(((counts, value), (totals, feature)))
-        pipe = self.client.pipeline(transaction=False)
         for name, fields in wanted.items():
             pipe.hmget(name, list(fields))
-        got: dict[tuple[str, str], Any] = {}
-        for (name, fields), values in zip(wanted.items(), pipe.execute(), strict=True):
-            got.update(zip(((name, field) for field in fields), values, strict=True))
-        found = []
-        for count_at, total_at in places:
-            count, total = got[count_at], got[total_at]
-            if total is None:
-                found.append((0.0, 0.0))
-            else:
-                found.append((0.0 if count is None else float(count), float(total)))
-        return found
+
+        def answer(answers: Iterator[Any]) -> list[tuple[float, float]]:
+            got: dict[tuple[str, str], Any] = {}
+            for name, fields in wanted.items():
+                got.update(zip(((name, field) for field in fields), next(answers), strict=True))
+            found = []
+            for count_at, total_at in places:
+                count, total = got[count_at], got[total_at]
+                if total is None:
+                    found.append((0.0, 0.0))
+                else:
+                    found.append((0.0 if count is None else float(count), float(total)))
+            return found
+
+        return answer
 
     def frequency(self, scope: str, feature: str, value: str) -> tuple[float, float]:
         return self.frequencies([(scope, feature, value)])[0]
@@ -213,18 +248,7 @@ class RedisRiskState:
     # -- last events, flags ------------------------------------------------------------------
 
     def last_seen(self, key: str) -> LastSeen | None:
-        raw = self.client.hgetall(self._k("l", key))
-        if not raw:
-            return None
-        fields = {_text(k): _text(v) for k, v in raw.items()}
-        return LastSeen(
-            at=float(fields["at"]),
-            ip=fields.get("ip", ""),
-            asn=int(fields["asn"]) if fields.get("asn") else None,
-            country=fields.get("country") or None,
-            latitude=float(fields["lat"]) if fields.get("lat") else None,
-            longitude=float(fields["lon"]) if fields.get("lon") else None,
-        )
+        return _last_seen(self.client.hgetall(self._k("l", key)))
 
     def set_last_seen(self, key: str, seen: LastSeen) -> None:
         mapping: dict[str, str] = {
@@ -247,8 +271,7 @@ class RedisRiskState:
     def flags_until(self, keys: Sequence[str], now: float) -> list[float | None]:
         if not keys:
             return []
-        values = self.client.mget([self._k("g", key) for key in keys])
-        return [None if v is None or float(v) <= now else float(v) for v in values]
+        return _flags(self.client.mget([self._k("g", key) for key in keys]), now)
 
     def flag_until(self, key: str, now: float) -> float | None:
         return self.flags_until([key], now)[0]
@@ -282,6 +305,24 @@ class RedisRiskState:
 
 def _ttl(window: float) -> int:
     return math.ceil(window) + _SLACK
+
+
+def _flags(values: Sequence[Any], now: float) -> list[float | None]:
+    return [None if v is None or float(v) <= now else float(v) for v in values]
+
+
+def _last_seen(raw: dict[Any, Any]) -> LastSeen | None:
+    if not raw:
+        return None
+    fields = {_text(k): _text(v) for k, v in raw.items()}
+    return LastSeen(
+        at=float(fields["at"]),
+        ip=fields.get("ip", ""),
+        asn=int(fields["asn"]) if fields.get("asn") else None,
+        country=fields.get("country") or None,
+        latitude=float(fields["lat"]) if fields.get("lat") else None,
+        longitude=float(fields["lon"]) if fields.get("lon") else None,
+    )
 
 
 def _text(value: Any) -> str:

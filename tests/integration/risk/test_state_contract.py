@@ -27,7 +27,7 @@ from bastion.core.database import (
 )
 from bastion.errors import ConfigError
 from bastion.risk.schema import METADATA, create_risk_tables
-from bastion.risk.state import Count, LastSeen, RiskState
+from bastion.risk.state import Count, LastSeen, Reads, RiskState
 from bastion.risk.state_memory import MemoryRiskState
 from bastion.risk.state_redis import RedisRiskState
 from bastion.risk.state_sql import SqlRiskState, bucket_width, risk_hit
@@ -412,6 +412,68 @@ def test_many_at_once_take_long_keys_and_repeats(state: RiskState) -> None:
     assert state.frequencies([("u:7", "f" * 100, "v" * 1000)] * 2) == [(2.0, 2.0)] * 2
     state.hit(long_key, T0, W, 4)
     assert state.counts([Count("hits", long_key, W)] * 2, T0) == [4, 4]
+
+
+def test_fetch_answers_as_the_single_reads_do(state: RiskState) -> None:
+    state.hits([("a", W), ("a", W)], T0)
+    state.add_member("m", "x", T0, W)
+    state.set_flag("up", T0 + 60)
+    state.set_flag("over", T0 + 5)
+    state.bump_many([("u:7", "f", "v", 1.0), ("u:7", "f", "w", 2.0)])
+    seen = LastSeen(T0, "203.0.113.7", 64500, "CH", 46.2, 6.1)
+    state.set_last_seen("l", seen)
+    counts = (Count("hits", "a", W), Count("members", "m", W), Count("hits", "none", W))
+    freqs = (("u:7", "f", "v"), ("u:7", "f", "z"), ("u:8", "f", "v"))
+    reads = Reads(counts, ("up", "over", "never"), freqs, ("l", "unseen"))
+    now = T0 + 5  # the hits still in the window, the flag "over" just down
+    fetched = state.fetch(reads + reads, now)  # a read named twice is answered once
+    assert fetched.now == now
+    assert fetched.counts == dict(zip(counts, state.counts(counts, now), strict=True))
+    assert fetched.counts == {counts[0]: 2, counts[1]: 1, counts[2]: 0}
+    assert fetched.flags == {"up": T0 + 60, "over": None, "never": None}
+    assert fetched.frequencies == {freqs[0]: (1.0, 3.0), freqs[1]: (0.0, 3.0), freqs[2]: (0.0, 0.0)}
+    assert fetched.last_seen == {"l": seen, "unseen": None}
+    assert state.fetch(Reads(), now) == type(fetched)(now, {}, {}, {}, {})
+    only = state.fetch(Reads(last_seen=("l",)), now)  # one kind alone
+    assert only.last_seen == {"l": seen} and not only.counts and not only.flags
+
+
+def test_redis_fetch_is_one_round_trip() -> None:
+    """Counted by the server: every command of the fetch came in one pipeline, and it is
+    what the stage's reads would have cost one call at a time."""
+    client = require_redis()
+    prefix = unique_prefix("risk")
+    try:
+        state = RedisRiskState(client, prefix)
+        state.hits([("a", W)], T0)
+        state.bump_many([("u:7", "f", "v", 1.0)])
+        reads = Reads(
+            (Count("hits", "a", W), Count("members", "m", W)),
+            ("up", "never"),
+            (("u:7", "f", "v"), ("*", "f", "v")),
+            ("l",),
+        )
+        sent: list[int] = []
+        real = client.connection_pool.get_connection
+
+        def counting(*args: object, **kwargs: object) -> redis.Connection:
+            connection = real(*args, **kwargs)  # type: ignore[arg-type]
+            sent.append(1)
+            return connection
+
+        client.connection_pool.get_connection = counting  # type: ignore[method-assign]
+        try:
+            fetched = state.fetch(reads, T0)
+        finally:
+            client.connection_pool.get_connection = real  # type: ignore[method-assign]
+        assert len(sent) == 1
+        assert fetched.counts[Count("hits", "a", W)] == 1
+        assert fetched.frequencies[("u:7", "f", "v")] == (1.0, 1.0)
+        client.script_flush()  # a server that forgot its scripts: fetched again, same answers
+        assert state.fetch(reads, T0) == fetched
+    finally:
+        delete_prefix(client, prefix)
+        client.close()
 
 
 def test_many_at_once_are_shared_by_workers(shared: tuple[RiskState, Twin]) -> None:

@@ -7,7 +7,7 @@ from bastion.errors import ConfigError
 from bastion.risk.detector import Detector, Signal
 from bastion.risk.findings import Action, Finding
 from bastion.risk.signals import Place, RequestSignal
-from bastion.risk.state import LastSeen, RiskState
+from bastion.risk.state import LastSeen, Reads, RiskState
 
 
 class SessionBinding(Detector):
@@ -35,6 +35,11 @@ class SessionBinding(Detector):
         if not (0 <= device_score <= 100 and 0 <= place_score <= 100):
             raise ConfigError("Session binding scores must be between 0 and 100.")
         self.device_score, self.place_score = device_score, place_score
+
+    def prefetch(self, signal: Signal) -> Reads:
+        if not isinstance(signal, RequestSignal) or signal.session is None:
+            return Reads()
+        return Reads(last_seen=(_key(signal.session),))
 
     def assess(self, signal: Signal, state: RiskState) -> list[Finding]:
         if not isinstance(signal, RequestSignal) or signal.session is None:

@@ -16,7 +16,7 @@ from bastion.errors import ConfigError
 from bastion.risk.detector import Detector, Signal
 from bastion.risk.findings import Action, Finding
 from bastion.risk.signals import LoginSignal
-from bastion.risk.state import Count, RiskState
+from bastion.risk.state import Count, Reads, RiskState
 
 _P = "bruteforce:"
 #: Score of a finding that blocks (floor DENY), that challenges, and that only notes.
@@ -157,23 +157,37 @@ class BruteForce(Detector):
                 state.set_flag(f"{_P}ban:asn:{place.asn}", now + self.ban)
         state.hit(f"{_P}account:{signal.login}", now, self.account_window)
 
-    def _buckets(self, signal: LoginSignal, state: RiskState, now: float) -> list[_Bucket]:
+    def prefetch(self, signal: Signal) -> Reads:
+        if not isinstance(signal, LoginSignal) or signal.stage != "before":
+            return Reads()
+        return self._reads(signal)
+
+    def _reads(self, signal: LoginSignal) -> Reads:
+        """The counts and bans a "before" attempt is checked against: only its account's
+        failures when its address is exempt."""
         ip, network, asn = signal.place.ip, signal.place.network, signal.place.asn
-        ip_span, login_span = _span(self.ip_window), _span(self.login_window)
-        account = f"{_P}account:{signal.login}"
+        account = Count("hits", f"{_P}account:{signal.login}", self.account_window)
         if self._exempt(ip):
-            return [self._account_bucket(signal, state.total(account, now, self.account_window))]
-        # Every count and ban this attempt is checked against, read in two round trips.
-        reads = [
+            return Reads(counts=(account,))
+        counts = (
             Count("hits", f"{_P}ip:{ip}", self.ip_window),
             Count("members", f"{_P}logins:{ip}", self.login_window),
             Count("hits", f"{_P}net:{network}", self.network_window),
             Count("members", f"{_P}asn:{asn}", self.asn_window),
-            Count("hits", account, self.account_window),
-        ]
-        ip_count, logins, net_count, asn_ips, account_count = state.counts(reads, now)
-        bans = [f"{_P}ban:{kind}" for kind in (f"ip:{ip}", f"enum:{ip}", f"net:{network}")]
-        ip_ban, enum_ban, net_ban, asn_ban = state.flags_until([*bans, f"{_P}ban:asn:{asn}"], now)
+            account,
+        )
+        bans = (f"ip:{ip}", f"enum:{ip}", f"net:{network}", f"asn:{asn}")
+        return Reads(counts=counts, flags=tuple(f"{_P}ban:{ban}" for ban in bans))
+
+    def _buckets(self, signal: LoginSignal, state: RiskState, now: float) -> list[_Bucket]:
+        ip, network, asn = signal.place.ip, signal.place.network, signal.place.asn
+        ip_span, login_span = _span(self.ip_window), _span(self.login_window)
+        reads = self._reads(signal)
+        if not reads.flags:  # an exempt address: its account's failures only
+            return [self._account_bucket(signal, state.counts(reads.counts, now)[0])]
+        # Every count and ban this attempt is checked against (prefetched by the engine).
+        ip_count, logins, net_count, asn_ips, account_count = state.counts(reads.counts, now)
+        ip_ban, enum_ban, net_ban, asn_ban = state.flags_until(reads.flags, now)
         buckets = [
             _Bucket(
                 "ip-failures",

@@ -64,8 +64,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from bastion.errors import ConfigError
 from bastion.risk.detector import Detector, Signal
 from bastion.risk.findings import Action, Finding
+from bastion.risk.prefetch import origin
 from bastion.risk.signals import LoginSignal
-from bastion.risk.state import RiskState
+from bastion.risk.state import Reads, RiskState
 
 #: How often a legitimate sign-in shows a value new to its user, per level (the prior).
 DEFAULT_PRIORS: Mapping[str, float] = {
@@ -170,6 +171,11 @@ class LoginModel(Detector):
 
     # -- the detector ------------------------------------------------------------------------
 
+    def prefetch(self, signal: Signal) -> Reads:
+        if not _completed(signal) or signal.uid is None:
+            return Reads()
+        return Reads(frequencies=tuple(self._wanted(_scope(signal.uid), self._chains(signal))))
+
     def assess(self, signal: Signal, state: RiskState) -> list[Finding]:
         if not _completed(signal) or signal.uid is None:
             return []
@@ -269,11 +275,12 @@ class LoginModel(Detector):
         for this state is reused for `recalibrate_every` seconds."""
         if now is None:
             return self._calibrate(state)
-        cached = self._thresholds.get(state)
+        store = origin(state)
+        cached = self._thresholds.get(store)
         if cached is not None and cached[0] <= now < cached[0] + self.recalibrate_every:
             return cached[1]
         threshold = self._calibrate(state)
-        self._thresholds[state] = (now, threshold)
+        self._thresholds[store] = (now, threshold)
         return threshold
 
     def _calibrate(self, state: RiskState) -> float:
@@ -304,9 +311,14 @@ class LoginModel(Detector):
         return parts
 
     def _prefetch(self, state: RiskState, user: str, chains: list[_Chain]) -> _Frequencies:
-        """Every frequency the chains may read, fetched at once (one round trip on Redis):
-        each level's count for the user and the tenant, and the user's kinds under its
-        parent."""
+        """Every frequency the chains may read, fetched at once (one round trip on Redis,
+        none when the engine fetched them with the stage's other reads)."""
+        wanted = self._wanted(user, chains)
+        return _Frequencies(state, dict(zip(wanted, state.frequencies(wanted), strict=True)))
+
+    def _wanted(self, user: str, chains: list[_Chain]) -> list[tuple[str, str, str]]:
+        """Each level's count for the user and the tenant, and the user's kinds under its
+        parent; and what a missing device reads."""
         wanted: list[tuple[str, str, str]] = []
         for chain in chains:
             parent = ""
@@ -317,7 +329,7 @@ class LoginModel(Detector):
                 parent = value
         device = self._key("device")
         wanted += [(user, device, ""), (user, device + "#kinds", "")]  # a missing device
-        return _Frequencies(state, dict(zip(wanted, state.frequencies(wanted), strict=True)))
+        return wanted
 
     def _chain_risk(self, chain: _Chain, user: str, state: _Frequencies) -> _Part:
         """The chain's weighted log-ratio. The seen levels' conditionals telescope into

@@ -12,7 +12,7 @@ from bastion.errors import ConfigError
 from bastion.risk.detector import Detector, Signal
 from bastion.risk.findings import Action, Finding
 from bastion.risk.signals import LoginSignal
-from bastion.risk.state import Count, RiskState
+from bastion.risk.state import Count, Reads, RiskState
 
 _P = "stuffing:"
 _DEFENSIVE = f"{_P}defensive"
@@ -90,6 +90,16 @@ class Stuffing(Detector):
         # The defensive flag as `assess` last read it, per thread: `observe` of the same
         # signal reuses it instead of a second read (a round trip on Redis).
         self._read = threading.local()
+
+    def prefetch(self, signal: Signal) -> Reads:
+        if not isinstance(signal, LoginSignal):
+            return Reads()
+        if signal.stage == "before":
+            return Reads(flags=(_DEFENSIVE, _SPRAYED))
+        if signal.stage == "failed" and signal.attempt_tag:
+            tag = Count("members", f"{_P}tag:{signal.attempt_tag}", self.spray_window)
+            return Reads(counts=(tag,))
+        return Reads()
 
     def assess(self, signal: Signal, state: RiskState) -> list[Finding]:
         if not isinstance(signal, LoginSignal):

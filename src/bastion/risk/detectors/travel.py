@@ -8,7 +8,7 @@ from bastion.errors import ConfigError
 from bastion.risk.detector import Detector, Signal
 from bastion.risk.findings import Finding
 from bastion.risk.signals import LoginSignal, RequestSignal
-from bastion.risk.state import LastSeen, RiskState
+from bastion.risk.state import LastSeen, Reads, RiskState
 
 EARTH_RADIUS_KM = 6371.0088  # mean radius (IUGG)
 
@@ -45,6 +45,10 @@ class ImpossibleTravel(Detector):
         if max_kmh <= 0 or min_km < 0 or not 0 <= score <= 100:
             raise ConfigError("Travel needs a positive speed, a distance >= 0, a score 0-100.")
         self.max_kmh, self.min_km, self.score = max_kmh, min_km, score
+
+    def prefetch(self, signal: Signal) -> Reads:
+        uid = _uid(signal)
+        return Reads() if uid is None else Reads(last_seen=(_key(uid),))
 
     def assess(self, signal: Signal, state: RiskState) -> list[Finding]:
         uid = _uid(signal)
