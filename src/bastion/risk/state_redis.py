@@ -33,33 +33,64 @@ LAST_SEEN_TTL = 90 * 86_400
 #: Slack added to every TTL, so that workers whose clocks differ a little agree.
 _SLACK = 60
 
-_HIT = """
-local now, window = tonumber(ARGV[3]), tonumber(ARGV[4])
-redis.call('HINCRBY', KEYS[1], ARGV[1], ARGV[2])
-local f = redis.call('HGETALL', KEYS[1])
-local total = 0
-for i = 1, #f, 2 do
-  local s = tonumber(f[i])
-  if s <= now - window then
-    redis.call('HDEL', KEYS[1], f[i])
-  elseif s <= now then
-    total = total + tonumber(f[i + 1])
+# Every key of one call in one script run: a sign-in's counters cost one command, not one
+# each (a script call costs ~15 us of the server's time before it does anything).
+# ARGV: now, then per key its bucket start, amount, window and TTL. Returns the totals.
+_HITS = """
+local now = tonumber(ARGV[1])
+local totals = {}
+for k = 1, #KEYS do
+  local a = 4 * k - 2
+  local window, ttl = tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3])
+  redis.call('HINCRBY', KEYS[k], ARGV[a], ARGV[a + 1])
+  local f = redis.call('HGETALL', KEYS[k])
+  local total = 0
+  for i = 1, #f, 2 do
+    local s = tonumber(f[i])
+    if s <= now - window then
+      redis.call('HDEL', KEYS[k], f[i])
+    elseif s <= now then
+      total = total + tonumber(f[i + 1])
+    end
   end
+  if redis.call('TTL', KEYS[k]) < ttl then redis.call('EXPIRE', KEYS[k], ttl) end
+  totals[k] = total
 end
-local ttl = tonumber(ARGV[5])
-if redis.call('TTL', KEYS[1]) < ttl then redis.call('EXPIRE', KEYS[1], ttl) end
-return total
+return totals
 """
 
-_TOTAL = """
-local now, window = tonumber(ARGV[1]), tonumber(ARGV[2])
-local f = redis.call('HGETALL', KEYS[1])
-local total = 0
-for i = 1, #f, 2 do
-  local s = tonumber(f[i])
-  if s > now - window and s <= now then total = total + tonumber(f[i + 1]) end
+# Window totals (h:) and distinct members (m:) of many keys. ARGV per key: "h", now, window;
+# or "m", the low bound (exclusive, as "(<float>"), now.
+_COUNTS = """
+local totals = {}
+for k = 1, #KEYS do
+  local a = 3 * k - 2
+  if ARGV[a] == 'm' then
+    totals[k] = redis.call('ZCOUNT', KEYS[k], ARGV[a + 1], ARGV[a + 2])
+  else
+    local now, window = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
+    local f = redis.call('HGETALL', KEYS[k])
+    local total = 0
+    for i = 1, #f, 2 do
+      local s = tonumber(f[i])
+      if s > now - window and s <= now then total = total + tonumber(f[i + 1]) end
+    end
+    totals[k] = total
+  end
 end
-return total
+return totals
+"""
+
+# HMGET of many hashes in one command. ARGV: each hash's field count, then the fields in
+# order. Returns one list of values per hash (a missing field is nil).
+_HMGETS = """
+local found, at = {}, #KEYS + 1
+for k = 1, #KEYS do
+  local n = tonumber(ARGV[k])
+  found[k] = redis.call('HMGET', KEYS[k], unpack(ARGV, at, at + n - 1))
+  at = at + n
+end
+return found
 """
 
 # Bounds travel as Python's own float text: Lua would print numbers with 14 digits only.
@@ -90,10 +121,11 @@ class RedisRiskState:
     def __init__(self, client: redis.Redis, prefix: str) -> None:
         self.client = client
         self.prefix = prefix
-        self._hit = client.register_script(_HIT)
+        self._hits = client.register_script(_HITS)
         self._member = client.register_script(_MEMBER)
-        self._total = client.register_script(_TOTAL)  # sums where the buckets are
+        self._counts = client.register_script(_COUNTS)
         self._flag = client.register_script(_FLAG)
+        self._hmgets = client.register_script(_HMGETS)
 
     @contextlib.contextmanager
     def batch(self, *, write: bool) -> Iterator[None]:
@@ -105,47 +137,45 @@ class RedisRiskState:
     # -- sliding windows ---------------------------------------------------------------------
 
     def hit(self, key: str, now: float, window: float, amount: int = 1) -> int:
-        start = bucket_start(now, bucket_width(window))
-        args: list[str | int] = [
-            repr(start),
-            int(amount),
-            repr(float(now)),
-            repr(float(window)),
-            _ttl(window),
-        ]
-        return int(self._hit(keys=[self._k("h", key)], args=args))
+        return self.hits([(key, window)], now, [amount])[0]
 
     def total(self, key: str, now: float, window: float) -> int:
-        bucket_width(window)  # the same check as `hit`
-        args = [repr(float(now)), repr(float(window))]
-        return int(self._total(keys=[self._k("h", key)], args=args))
+        return self.counts([Count("hits", key, window)], now)[0]
 
     def hits(
         self, keys: Sequence[tuple[str, float]], now: float, amounts: Sequence[int] = ()
     ) -> list[int]:
-        pipe = self.client.pipeline(transaction=False)
-        for (key, window), amount in zip(keys, hit_amounts(keys, amounts), strict=True):
+        if not keys:
+            return []
+        args: list[str | int] = [repr(float(now))]
+        for (_, window), amount in zip(keys, hit_amounts(keys, amounts), strict=True):
             start = bucket_start(now, bucket_width(window))
-            args: list[str | int] = [
-                repr(start), int(amount), repr(float(now)), repr(float(window)), _ttl(window)
-            ]  # fmt: skip
-            pipe.evalsha(self._hit.sha, 1, self._k("h", key), *args)
-        return [int(n) for n in self._execute(pipe, self._hit)]
+            args += [repr(start), int(amount), repr(float(window)), _ttl(window)]
+        pipe = self.client.pipeline(transaction=False)
+        pipe.evalsha(self._hits.sha, len(keys), *[self._k("h", key) for key, _ in keys], *args)
+        return [int(n) for n in self._execute(pipe, self._hits)[0]]
 
     def counts(self, reads: Sequence[Count], now: float) -> list[int]:
+        if not reads:
+            return []
         pipe = self.client.pipeline(transaction=False)
         self._queue_counts(pipe, reads, now)
-        return [int(n) for n in self._execute(pipe, self._total)]
+        return [int(n) for n in self._execute(pipe, self._counts)[0]]
 
     def _queue_counts(self, pipe: Any, reads: Sequence[Count], now: float) -> None:
+        """One script call for every read (none when there are none)."""
+        if not reads:
+            return
+        keys, args = [], []
         for read in reads:
             bucket_width(read.window)  # the same check as `hit`
             if read.kind == "hits":
-                args = [repr(float(now)), repr(float(read.window))]
-                pipe.evalsha(self._total.sha, 1, self._k("h", read.key), *args)
+                keys.append(self._k("h", read.key))
+                args += ["h", repr(float(now)), repr(float(read.window))]
             else:
-                low = f"({float(now - read.window)!r}"
-                pipe.zcount(self._k("m", read.key), low, repr(float(now)))
+                keys.append(self._k("m", read.key))
+                args += ["m", f"({float(now - read.window)!r}", repr(float(now))]
+        pipe.evalsha(self._counts.sha, len(keys), *keys, *args)
 
     def fetch(self, reads: Reads, now: float) -> Fetched:
         """Every read in one pipeline."""
@@ -157,8 +187,9 @@ class RedisRiskState:
         frequencies = self._queue_frequencies(pipe, reads.frequencies)
         for key in reads.last_seen:
             pipe.hgetall(self._k("l", key))
-        answers = iter(self._execute(pipe, self._total))
-        counts = {read: int(next(answers)) for read in reads.counts}
+        answers = iter(self._execute(pipe, self._counts, self._hmgets))
+        totals = next(answers) if reads.counts else []
+        counts = {read: int(n) for read, n in zip(reads.counts, totals, strict=True)}
         flags = _flags(next(answers), now) if reads.flags else []
         return Fetched(
             now,
@@ -168,17 +199,19 @@ class RedisRiskState:
             {key: _last_seen(next(answers)) for key in reads.last_seen},
         )
 
-    def _execute(self, pipe: Any, script: Any) -> list[Any]:
-        """Run a pipeline that calls `script` by its digest. redis-py's own way asks the
+    def _execute(self, pipe: Any, *scripts: Any) -> list[Any]:
+        """Run a pipeline that calls `scripts` by their digests. redis-py's own way asks the
         server whether its scripts are loaded before every such pipeline (one more round
-        trip); here the script is loaded only when the server says it does not know it (a
-        first use, a restart). Then every call of the script in the pipeline failed, so
-        none of its writes happened, and the rest are reads: the pipeline is run again."""
+        trip); here they are loaded only when the server says it does not know one (a first
+        use, a restart). Then every call of that script in the pipeline failed, so none of
+        its writes happened; a pipeline holds at most one script that writes, and the rest
+        are reads: it is run again."""
         commands = list(pipe.command_stack)
         try:
             return list(pipe.execute())
         except redis.exceptions.NoScriptError:
-            script.sha = self.client.script_load(script.script)
+            for script in scripts:
+                script.sha = self.client.script_load(script.script)
             pipe.command_stack = commands
             return list(pipe.execute())
 
@@ -211,7 +244,7 @@ class RedisRiskState:
             return []
         pipe = self.client.pipeline(transaction=False)
         answers = self._queue_frequencies(pipe, reads)
-        return answers(iter(pipe.execute()))
+        return answers(iter(self._execute(pipe, self._hmgets)))
 
     def _queue_frequencies(
         self, pipe: Any, reads: Sequence[Frequency]
@@ -224,13 +257,16 @@ class RedisRiskState:
             wanted.setdefault(counts, {})[value] = None
             wanted.setdefault(totals, {})[feature] = None
             places.append(((counts, value), (totals, feature)))
-        for name, fields in wanted.items():
-            pipe.hmget(name, list(fields))
+        if not wanted:
+            return lambda _: []
+        sizes = [len(fields) for fields in wanted.values()]
+        fields = [field for names in wanted.values() for field in names]
+        pipe.evalsha(self._hmgets.sha, len(wanted), *wanted, *sizes, *fields)
 
         def answer(answers: Iterator[Any]) -> list[tuple[float, float]]:
             got: dict[tuple[str, str], Any] = {}
-            for name, fields in wanted.items():
-                got.update(zip(((name, field) for field in fields), next(answers), strict=True))
+            for (name, names), values in zip(wanted.items(), next(answers), strict=True):
+                got.update(zip(((name, field) for field in names), values, strict=True))
             found = []
             for count_at, total_at in places:
                 count, total = got[count_at], got[total_at]

@@ -679,6 +679,19 @@ def test_redis_many_at_once_survive_a_server_that_forgot_its_scripts() -> None:
         client.close()
 
 
+def test_redis_replies_are_parsed_in_c() -> None:
+    """hiredis is installed with Bastion: redis-py's own parser cost as much as the round
+    trip on a sign-in's reads."""
+    assert redis.utils.HIREDIS_AVAILABLE
+    client = require_redis()
+    try:
+        connection = client.connection_pool.get_connection()
+        assert type(connection._parser).__name__ == "_HiredisParser"
+        client.connection_pool.release(connection)
+    finally:
+        client.close()
+
+
 def test_redis_state_works_with_decoding_client() -> None:
     require_redis().close()
     client = redis.Redis.from_url(REDIS_URL, decode_responses=True)
