@@ -4,6 +4,9 @@ at once, and passes every other call to the state behind it.
 A write drops the answers it may have changed, so a detector that writes then reads sees
 its write. The answers are those of the stage's start: a read made later in the stage
 (`observe` after `assess`) gets the value as it was then, like a read in one transaction.
+
+Adds a store made with the fetch (`Fetched.added`) stay unseen until the stage's `hits`
+call that they stand for: that call is answered from them, and reads after it see them.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
 
-from bastion.risk.state import Count, Fetched, Frequency, LastSeen, Reads, RiskState
+from bastion.risk.state import Count, Fetched, Frequency, LastSeen, Reads, RiskState, hit_amounts
 
 
 class Prefetched:
@@ -24,6 +27,9 @@ class Prefetched:
         self._flags = dict(fetched.flags)
         self._frequencies = dict(fetched.frequencies)
         self._last_seen = dict(fetched.last_seen)
+        self._added = dict(fetched.added)  # made by the store, not yet asked for
+        for (key, window), (amount, total) in self._added.items():
+            self._counts.setdefault(Count("hits", key, window), total - amount)
 
     # -- reads, from what was fetched --------------------------------------------------------
 
@@ -69,14 +75,23 @@ class Prefetched:
             del self._counts[read]
 
     def hit(self, key: str, now: float, window: float, amount: int = 1) -> int:
-        self._drop_counts("hits", {key})
-        return self._state.hit(key, now, window, amount)
+        return self.hits([(key, window)], now, [amount])[0]
 
     def hits(
         self, keys: Sequence[tuple[str, float]], now: float, amounts: Sequence[int] = ()
     ) -> list[int]:
-        self._drop_counts("hits", {key for key, _ in keys})
-        return self._state.hits(keys, now, amounts)
+        amounts = hit_amounts(keys, amounts)
+        made = [found for key in keys if (found := self._added.get(key)) is not None]
+        if not made:
+            self._drop_counts("hits", {key for key, _ in keys})
+            return self._state.hits(keys, now, amounts)
+        exact = now == self._now and len(set(keys)) == len(made) == len(keys) == len(self._added)
+        if not exact or any(amount != a for (amount, _), a in zip(made, amounts, strict=True)):
+            raise ValueError("A stage adds to the counters it declared in one call, as declared.")
+        for (key, window), (_, total) in zip(keys, made, strict=True):
+            del self._added[(key, window)]
+            self._counts[Count("hits", key, window)] = total
+        return [total for _, total in made]
 
     def add_member(self, key: str, member: str, now: float, window: float) -> int:
         self._drop_counts("members", {key})

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 
@@ -35,17 +35,24 @@ class Count:
 
 
 Frequency = tuple[str, str, str]  # (scope, feature, value)
+Add = tuple[str, float, int]  # (key, window, amount)
 
 
 @dataclass(frozen=True, slots=True)
 class Reads:
     """What a stage will read, declared by the detectors before any of them runs, so the
-    engine fetches it all at once (`RiskState.fetch`: one round trip on Redis)."""
+    engine fetches it all at once (`RiskState.fetch`: one round trip on Redis).
+
+    `adds` are the counters the stage's `observe` will add to, as one `hits` call with
+    exactly these keys and amounts (key, window, amount; an amount may be 0). A store may
+    add them in the same round trip, after the reads (`Fetched.added`); that call is then
+    answered from there, and reads before it see the counters as they were before."""
 
     counts: tuple[Count, ...] = ()
     flags: tuple[str, ...] = ()
     frequencies: tuple[Frequency, ...] = ()
     last_seen: tuple[str, ...] = ()
+    adds: tuple[Add, ...] = ()
 
     def __add__(self, other: Reads) -> Reads:
         return Reads(
@@ -53,30 +60,41 @@ class Reads:
             self.flags + other.flags,
             self.frequencies + other.frequencies,
             self.last_seen + other.last_seen,
+            self.adds + other.adds,
         )
 
     def __bool__(self) -> bool:
-        return bool(self.counts or self.flags or self.frequencies or self.last_seen)
+        return bool(self.counts or self.flags or self.frequencies or self.last_seen or self.adds)
 
     def unique(self) -> Reads:
-        """The same reads, each once, in their first order."""
+        """The same reads, each once, in their first order. A counter may be added to by
+        one call of a stage only (ValueError)."""
+        adds = tuple(dict.fromkeys(self.adds))
+        if len({(key, window) for key, window, _ in adds}) < len(adds):
+            raise ValueError("Two detectors declared adding to the same counter in one stage.")
         return Reads(
             tuple(dict.fromkeys(self.counts)),
             tuple(dict.fromkeys(self.flags)),
             tuple(dict.fromkeys(self.frequencies)),
             tuple(dict.fromkeys(self.last_seen)),
+            adds,
         )
+
+    def without_adds(self) -> Reads:
+        return Reads(self.counts, self.flags, self.frequencies, self.last_seen)
 
 
 @dataclass(frozen=True, slots=True)
 class Fetched:
-    """The answers to `Reads` at `now`."""
+    """The answers to `Reads` at `now`; `added` holds each declared add the store made,
+    (key, window) -> (amount, total after), empty when it leaves them to `observe`."""
 
     now: float
     counts: dict[Count, int]
     flags: dict[str, float | None]
     frequencies: dict[Frequency, tuple[float, float]]
     last_seen: dict[str, LastSeen | None]
+    added: dict[tuple[str, float], tuple[int, int]] = field(default_factory=dict)
 
 
 class RiskState(Protocol):
@@ -111,7 +129,8 @@ class RiskState(Protocol):
         """`bump` each (scope, feature, value, amount), in one round trip where possible."""
 
     def fetch(self, reads: Reads, now: float) -> Fetched:
-        """Every read of `reads` at `now`, in one round trip where the store has them."""
+        """Every read of `reads` at `now`, in one round trip where the store has them; and
+        its adds after them, where the store can make them in that round trip too."""
 
     def total(self, key: str, now: float, window: float) -> int:
         """The sliding-window total of `key` without adding."""
@@ -172,6 +191,9 @@ class _Many(Protocol):
     def flags_until(self, keys: Sequence[str], now: float) -> list[float | None]: ...
     def frequencies(self, reads: Sequence[Frequency]) -> list[tuple[float, float]]: ...
     def last_seen(self, key: str) -> LastSeen | None: ...
+    def hits(
+        self, keys: Sequence[tuple[str, float]], now: float, amounts: Sequence[int] = ()
+    ) -> list[int]: ...
 
 
 class OneByOne:
@@ -208,16 +230,22 @@ class OneByOne:
 
     def fetch(self: _Many, reads: Reads, now: float) -> Fetched:
         """Each kind of read with its many-at-once call (one statement each in SQL, in the
-        caller's batch)."""
+        caller's batch), then the declared adds in one `hits`."""
         reads = reads.unique()
         frequencies = self.frequencies(reads.frequencies) if reads.frequencies else []
-        return Fetched(
+        fetched = Fetched(
             now,
             dict(zip(reads.counts, self.counts(reads.counts, now), strict=True)),
             dict(zip(reads.flags, self.flags_until(reads.flags, now), strict=True)),
             dict(zip(reads.frequencies, frequencies, strict=True)),
             {key: self.last_seen(key) for key in reads.last_seen},
         )
+        if reads.adds:
+            keys = [(key, window) for key, window, _ in reads.adds]
+            totals = self.hits(keys, now, [amount for _, _, amount in reads.adds])
+            for (key, window, amount), total in zip(reads.adds, totals, strict=True):
+                fetched.added[(key, window)] = (amount, total)
+        return fetched
 
 
 def hit_amounts(keys: Sequence[object], amounts: Sequence[int]) -> Sequence[int]:

@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import redis
+from redis.exceptions import NoScriptError
 
 from bastion.crypto.random import token_bytes
 from bastion.risk.state import Count, Fetched, Frequency, LastSeen, Reads, hit_amounts
@@ -147,13 +148,18 @@ class RedisRiskState:
     ) -> list[int]:
         if not keys:
             return []
+        pipe = self.client.pipeline(transaction=False)
+        self._queue_hits(pipe, keys, now, hit_amounts(keys, amounts))
+        return [int(n) for n in self._execute(pipe, self._hits)[0]]
+
+    def _queue_hits(
+        self, pipe: Any, keys: Sequence[tuple[str, float]], now: float, amounts: Sequence[int]
+    ) -> None:
         args: list[str | int] = [repr(float(now))]
-        for (_, window), amount in zip(keys, hit_amounts(keys, amounts), strict=True):
+        for (_, window), amount in zip(keys, amounts, strict=True):
             start = bucket_start(now, bucket_width(window))
             args += [repr(start), int(amount), repr(float(window)), _ttl(window)]
-        pipe = self.client.pipeline(transaction=False)
         pipe.evalsha(self._hits.sha, len(keys), *[self._k("h", key) for key, _ in keys], *args)
-        return [int(n) for n in self._execute(pipe, self._hits)[0]]
 
     def counts(self, reads: Sequence[Count], now: float) -> list[int]:
         if not reads:
@@ -178,7 +184,7 @@ class RedisRiskState:
         pipe.evalsha(self._counts.sha, len(keys), *keys, *args)
 
     def fetch(self, reads: Reads, now: float) -> Fetched:
-        """Every read in one pipeline."""
+        """Every read, then the declared adds, in one pipeline."""
         reads = reads.unique()
         pipe = self.client.pipeline(transaction=False)
         self._queue_counts(pipe, reads.counts, now)
@@ -187,33 +193,45 @@ class RedisRiskState:
         frequencies = self._queue_frequencies(pipe, reads.frequencies)
         for key in reads.last_seen:
             pipe.hgetall(self._k("l", key))
-        answers = iter(self._execute(pipe, self._counts, self._hmgets))
+        adds = [(key, window) for key, window, _ in reads.adds]
+        amounts = hit_amounts(adds, [amount for _, _, amount in reads.adds])
+        if adds:
+            self._queue_hits(pipe, adds, now, amounts)
+        answers = iter(self._execute(pipe, self._counts, self._hmgets, self._hits))
         totals = next(answers) if reads.counts else []
-        counts = {read: int(n) for read, n in zip(reads.counts, totals, strict=True)}
         flags = _flags(next(answers), now) if reads.flags else []
-        return Fetched(
+        fetched = Fetched(
             now,
-            counts,
+            {read: int(n) for read, n in zip(reads.counts, totals, strict=True)},
             dict(zip(reads.flags, flags, strict=True)),
             dict(zip(reads.frequencies, frequencies(answers), strict=True)),
             {key: _last_seen(next(answers)) for key in reads.last_seen},
         )
+        if adds:
+            for add, amount, total in zip(adds, amounts, next(answers), strict=True):
+                fetched.added[add] = (int(amount), int(total))
+        return fetched
 
     def _execute(self, pipe: Any, *scripts: Any) -> list[Any]:
         """Run a pipeline that calls `scripts` by their digests. redis-py's own way asks the
         server whether its scripts are loaded before every such pipeline (one more round
         trip); here they are loaded only when the server says it does not know one (a first
-        use, a restart). Then every call of that script in the pipeline failed, so none of
-        its writes happened; a pipeline holds at most one script that writes, and the rest
-        are reads: it is run again."""
+        use, a restart), and the calls it refused, which did nothing, are run again (only
+        those: a script that did run must not write twice)."""
         commands = list(pipe.command_stack)
-        try:
-            return list(pipe.execute())
-        except redis.exceptions.NoScriptError:
+        answers = list(pipe.execute(raise_on_error=False))
+        refused = [i for i, answer in enumerate(answers) if isinstance(answer, NoScriptError)]
+        if refused:
             for script in scripts:
                 script.sha = self.client.script_load(script.script)
-            pipe.command_stack = commands
-            return list(pipe.execute())
+            again = self.client.pipeline(transaction=False)
+            again.command_stack = [commands[i] for i in refused]
+            for i, answer in zip(refused, again.execute(raise_on_error=False), strict=True):
+                answers[i] = answer
+        for answer in answers:
+            if isinstance(answer, Exception):
+                raise answer
+        return answers
 
     def add_member(self, key: str, member: str, now: float, window: float) -> int:
         args: list[str | int] = [member, repr(float(now)), repr(float(now - window)), _ttl(window)]

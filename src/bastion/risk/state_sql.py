@@ -29,7 +29,7 @@ from bastion.crypto.random import token_bytes
 from bastion.errors import ConfigError
 from bastion.risk.driver_sql import DriverStatement
 from bastion.risk.schema import METADATA
-from bastion.risk.state import Count, LastSeen, OneByOne, hit_amounts
+from bastion.risk.state import Count, Fetched, LastSeen, OneByOne, Reads, hit_amounts
 
 #: Buckets per window (at most one more is ever counted).
 BUCKETS = 64
@@ -423,6 +423,11 @@ class SqlRiskState(OneByOne):
             for index, value in self._list_on(cursor, "hits", reads):
                 totals[int(index)] = int(value)
             return totals
+
+    def fetch(self, reads: Reads, now: float) -> Fetched:
+        """The reads only: the stage reads in a read-only transaction, and adds made there
+        would cost one of their own; `observe` makes them in the stage's write one."""
+        return OneByOne.fetch(self, reads.unique().without_adds(), now)
 
     def counts(self, reads: Sequence[Count], now: float) -> list[int]:
         answers = [0] * len(reads)

@@ -438,6 +438,45 @@ def test_fetch_answers_as_the_single_reads_do(state: RiskState) -> None:
     assert only.last_seen == {"l": seen} and not only.counts and not only.flags
 
 
+def test_fetch_adds_after_its_reads_where_the_store_can(state: RiskState) -> None:
+    state.hits([("a", W)], T0)
+    reads = Reads(counts=(Count("hits", "a", W),), adds=(("a", W, 2), ("b", W, 0)))
+    fetched = state.fetch(reads, T0)
+    assert fetched.counts == {Count("hits", "a", W): 1}  # read before the adds
+    if isinstance(state, SqlRiskState):  # adds wait for the stage's write transaction
+        assert fetched.added == {}
+        assert state.counts([Count("hits", "a", W)], T0) == [1]
+    else:
+        assert fetched.added == {("a", W): (2, 3), ("b", W): (0, 0)}
+        assert state.counts([Count("hits", "a", W), Count("hits", "b", W)], T0) == [3, 0]
+
+
+def test_fetch_refuses_two_adds_to_one_counter(state: RiskState) -> None:
+    with pytest.raises(ValueError, match="same counter"):
+        state.fetch(Reads(adds=(("a", W, 1), ("a", W, 2))), T0)
+    assert state.counts([Count("hits", "a", W)], T0) == [0]  # and added nothing
+    assert state.fetch(Reads(adds=(("a", W, 1), ("a", W, 1))), T0).now == T0  # the same, once
+
+
+def test_redis_fetch_that_the_server_half_knows_adds_once() -> None:
+    """After a restart one worker may have loaded the adding script again and not the
+    reading ones: only the refused calls run again, so nothing is counted twice."""
+    client = require_redis()
+    prefix = unique_prefix("risk")
+    try:
+        state = RedisRiskState(client, prefix)
+        state.hits([("a", W)], T0)
+        client.script_flush()
+        state.hits([("other", W)], T0)  # loads the adding script only
+        reads = Reads(counts=(Count("hits", "a", W),), adds=(("a", W, 5),))
+        fetched = state.fetch(reads, T0)
+        assert fetched.added == {("a", W): (5, 6)}
+        assert state.counts([Count("hits", "a", W)], T0) == [6]
+    finally:
+        delete_prefix(client, prefix)
+        client.close()
+
+
 def test_redis_fetch_is_one_round_trip() -> None:
     """Counted by the server: every command of the fetch came in one pipeline, and it is
     what the stage's reads would have cost one call at a time."""

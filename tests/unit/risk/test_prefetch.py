@@ -125,6 +125,46 @@ def test_members_are_dropped_by_a_member_added() -> None:
     assert state.members("m", NOW, 60) == 1
 
 
+def test_adds_made_with_the_fetch_answer_the_stage_call() -> None:
+    store = Reading()
+    store.hit("a", NOW, 60)
+    reads = Reads(adds=(("a", 60.0, 2), ("b", 60.0, 0)))
+    state = Prefetched(store, store.fetch(reads, NOW))
+    store.reads.clear()
+    assert state.total("a", NOW, 60) == 1  # before the stage's call: as before the event
+    assert state.hits([("a", 60.0), ("b", 60.0)], NOW, [2, 0]) == [3, 0]
+    assert state.total("a", NOW, 60) == 3  # after it: with the add
+    assert store.reads == []
+    assert store.total("a", NOW, 60) == 3  # added once, by the fetch
+    assert state.hit("a", NOW, 60) == 4  # a later call is the store's
+
+
+@pytest.mark.parametrize(
+    ("keys", "amounts", "at"),
+    [
+        ([("a", 60.0)], [2], NOW),  # part of the declared adds
+        ([("a", 60.0), ("b", 60.0)], [1, 0], NOW),  # other amounts
+        ([("a", 60.0), ("b", 60.0)], [2, 0], NOW + 1),  # another time
+        ([("a", 60.0), ("b", 60.0), ("c", 60.0)], [2, 0, 1], NOW),  # more
+    ],
+)
+def test_a_call_that_is_not_the_declared_adds_is_refused(
+    keys: list[tuple[str, float]], amounts: list[int], at: float
+) -> None:
+    store = MemoryRiskState()
+    state = Prefetched(store, store.fetch(Reads(adds=(("a", 60.0, 2), ("b", 60.0, 0))), NOW))
+    with pytest.raises(ValueError, match="declared"):
+        state.hits(keys, at, amounts)
+    assert store.total("a", NOW, 60) == 2  # the fetch's add only
+
+
+def test_adds_a_store_left_to_the_stage_go_to_the_store() -> None:
+    store = MemoryRiskState()
+    state = Prefetched(store, Fetched(NOW, {}, {}, {}, {}))  # as SQL: nothing added
+    assert state.hits([("a", 60.0), ("b", 60.0)], NOW, [2, 0]) == [2, 0]
+    assert store.total("a", NOW, 60) == 2
+
+
 def test_the_view_names_its_store() -> None:
     store, state = view()
     assert origin(state) is store

@@ -248,16 +248,17 @@ class Calls(MemoryRiskState):
         return super().counts(reads, now)
 
 
-def test_a_challenged_attempt_costs_three_state_calls(detector: Stuffing) -> None:
+def test_a_challenged_attempt_costs_four_state_calls(detector: Stuffing) -> None:
     state = Calls()
     for attempt in stuffing_attack(random.Random(4), 3 * HOUR, 30, 1.0, unknown=1.0, ips=30):
         play(detector, state, attempt)
     newcomer = Attempt(3 * HOUR + 60, "user1@acme.example", 2, ok=True, known=False)
     state.calls.clear()
     assert floor(run(detector, state, sig("before", newcomer))) is Action.CHALLENGE
-    # The flags in one read, the reason's counts, then every counter added or read at once:
-    # observe reuses the flag that assess read for this very signal.
-    assert state.calls == ["flags_until", "counts", "hits"]
+    # The flags in one read, the reason's counts, then every counter added or read at once
+    # and the challenge counted apart (the engine fetches the flags and makes the first
+    # adds with its reads): observe reuses the flag that assess read for this very signal.
+    assert state.calls == ["flags_until", "counts", "hits", "hits"]
 
 
 def test_observe_without_assess_reads_the_mode_itself(detector: Stuffing) -> None:
@@ -268,7 +269,7 @@ def test_observe_without_assess_reads_the_mode_itself(detector: Stuffing) -> Non
     before = state.total("stuffing:challenged:300", newcomer.at.timestamp(), 300.0)
     state.calls.clear()
     detector.observe(newcomer, state)  # a signal this thread did not just assess
-    assert state.calls == ["flag_until", "hits"]
+    assert state.calls == ["flag_until", "hits", "hits"]  # the counters, then the challenge
     assert state.total("stuffing:challenged:300", newcomer.at.timestamp(), 300.0) == before + 1
 
 

@@ -12,7 +12,7 @@ from bastion.errors import ConfigError
 from bastion.risk.detector import Detector, Signal
 from bastion.risk.findings import Action, Finding
 from bastion.risk.signals import LoginSignal
-from bastion.risk.state import Count, Reads, RiskState
+from bastion.risk.state import Add, Count, Reads, RiskState
 
 _P = "stuffing:"
 _DEFENSIVE = f"{_P}defensive"
@@ -21,6 +21,7 @@ _DEFENSIVE_SCORE = 10.0
 _SPRAYING_SCORE = 50.0
 #: The counters of each view, in the order `_Counts` takes them.
 _KINDS = ("attempts", "unknown", "failures", "challenged")
+_CHALLENGED = f"{_P}challenged:"
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,14 +93,24 @@ class Stuffing(Detector):
         self._read = threading.local()
 
     def prefetch(self, signal: Signal) -> Reads:
-        if not isinstance(signal, LoginSignal):
+        if not isinstance(signal, LoginSignal) or signal.stage == "succeeded":
             return Reads()
         if signal.stage == "before":
-            return Reads(flags=(_DEFENSIVE, _SPRAYED))
-        if signal.stage == "failed" and signal.attempt_tag:
-            tag = Count("members", f"{_P}tag:{signal.attempt_tag}", self.spray_window)
-            return Reads(counts=(tag,))
-        return Reads()
+            return Reads(flags=(_DEFENSIVE, _SPRAYED), adds=self._adds(signal))
+        tag = Count("members", f"{_P}tag:{signal.attempt_tag}", self.spray_window)
+        return Reads(counts=(tag,) if signal.attempt_tag else (), adds=self._adds(signal))
+
+    def _adds(self, signal: LoginSignal) -> tuple[Add, ...]:
+        """Every counter of every view, as every attempt at this stage counts in them (a
+        challenge is counted apart): this attempt's added, the others read."""
+        before = signal.stage == "before"
+        adds = {"attempts": before, "unknown": before and signal.uid is None,
+                "failures": not before, "challenged": False}  # fmt: skip
+        return tuple(
+            (f"{_P}{kind}:{window:g}", window, int(adds[kind]))
+            for window, _ in self.views
+            for kind in _KINDS
+        )
 
     def assess(self, signal: Signal, state: RiskState) -> list[Finding]:
         if not isinstance(signal, LoginSignal):
@@ -135,15 +146,13 @@ class Stuffing(Detector):
         now = signal.at.timestamp()
         before = signal.stage == "before"
         challenged = before and not signal.device_known and self._defensive(signal, state, now)
-        # Every counter of every view in one call: this attempt's added, the others read.
-        adds = {
-            "attempts": before,
-            "unknown": before and signal.uid is None,
-            "failures": not before,
-            "challenged": challenged,
-        }
-        keys = [(f"{_P}{kind}:{window:g}", window) for window, _ in self.views for kind in _KINDS]
-        totals = state.hits(keys, now, [int(adds[kind]) for _ in self.views for kind in _KINDS])
+        adds = self._adds(signal)
+        totals = state.hits([(key, window) for key, window, _ in adds], now, [a for *_, a in adds])
+        if challenged:  # under attack only: one call more
+            at = [i for i, (key, _, _) in enumerate(adds) if key.startswith(_CHALLENGED)]
+            more = state.hits([(adds[i][0], adds[i][1]) for i in at], now)
+            for i, total in zip(at, more, strict=True):
+                totals[i] = total
         if signal.stage == "failed" and signal.attempt_tag:
             tag_key = f"{_P}tag:{signal.attempt_tag}"
             if state.add_member(tag_key, signal.login, now, self.spray_window) >= (
