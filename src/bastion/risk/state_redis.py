@@ -2,8 +2,9 @@
 
 Layout under `prefix` (the caller makes it per tenant):
 
-    h:<key>                 hash bucket-start -> amount: sliding-window hits (as `SqlRiskState`:
-                            buckets of `bucket_width(window)`, at most ~65 fields a key)
+    w:<key>                 hash bucket index -> amount: sliding-window hits (as `SqlRiskState`:
+                            buckets of `bucket_width(window)`, at most ~65 a key), with
+                            their sum "s", oldest "t" and newest "h" bucket index (see _HITS)
     m:<key>                 sorted set member -> last time seen: distinct members in a window
     f:<scope>\\x1f<feature>  hash value -> count: frequencies; t:... its total (hash feature)
     l:<key>                 hash: the last event under a key
@@ -27,60 +28,141 @@ from redis.exceptions import NoScriptError
 
 from bastion.crypto.random import token_bytes
 from bastion.risk.state import Count, Fetched, Frequency, LastSeen, Reads, hit_amounts
-from bastion.risk.state_sql import bucket_start, bucket_width
+from bastion.risk.state_sql import bucket_width
 
 #: How long a user's last event is kept after it is written (travel checks need recent ones).
 LAST_SEEN_TTL = 90 * 86_400
 #: Slack added to every TTL, so that workers whose clocks differ a little agree.
 _SLACK = 60
 
-# Every key of one call in one script run: a sign-in's counters cost one command, not one
-# each (a script call costs ~15 us of the server's time before it does anything).
-# ARGV: now, then per key its bucket start, amount, window and TTL. Returns the totals.
-_HITS = """
+# Sliding-window hits: a hash per key, bucket index (floor(t / width)) -> amount, and the
+# sum of its buckets ("s") with the oldest ("t") and newest ("h") bucket index in it and
+# the bucket width ("w": a key hit with a window of another width starts again). A hit
+# moves the buckets that left the window out of the sum (one or two, when steady) instead
+# of summing every bucket: the tenant-wide stuffing counters, hit by every sign-in, hold
+# all 64 buckets (that cost 40-50 us of the server's time per key and call).
+#
+# Every key of one call in one script run (a script call costs the server ~15 us before it
+# does anything). ARGV: now, then per key its bucket width, window, amount and TTL.
+# Returns the totals in (now - window, now]: buckets newer than `now` (from a worker whose
+# clock runs ahead) are kept but not counted.
+# Shared by both scripts. A hash's span (newest - oldest bucket) wider than any window's
+# (a worker whose clock was far ahead) is scanned instead of walked: no script ever loops
+# more than a window's buckets or the hash's fields.
+_WINDOW_LUA = """
+local SPAN = 160
+local function bucket(key, b)
+  return tonumber(redis.call('HGET', key, string.format('%d', b))) or 0
+end
+local function head(key, width)
+  local h = redis.call('HMGET', key, 's', 't', 'h', 'w')
+  if h[1] and h[4] ~= width then
+    return nil  -- kept in another bucket width: another window's counter
+  end
+  return tonumber(h[1]), tonumber(h[2]), tonumber(h[3])
+end
+local function window_total(key, sum, tail, top, low, at)
+  if top - tail > SPAN then
+    local f, total = redis.call('HGETALL', key), 0
+    for i = 1, #f, 2 do
+      local b = tonumber(f[i])
+      if b and b >= low and b <= at then total = total + tonumber(f[i + 1]) end
+    end
+    return total
+  end
+  local total = sum
+  for b = tail, math.min(low - 1, top) do total = total - bucket(key, b) end
+  for b = math.max(at + 1, tail), top do total = total - bucket(key, b) end
+  return total
+end
+local function prune(key, sum, tail, top, low)
+  if math.min(low - 1, top) - tail > SPAN then
+    local f = redis.call('HGETALL', key)
+    for i = 1, #f, 2 do
+      local b = tonumber(f[i])
+      if b and b < low then
+        sum = sum - tonumber(f[i + 1])
+        redis.call('HDEL', key, f[i])
+      end
+    end
+    return sum
+  end
+  for b = tail, math.min(low - 1, top) do
+    local field = string.format('%d', b)
+    local value = tonumber(redis.call('HGET', key, field))
+    if value then
+      sum = sum - value
+      redis.call('HDEL', key, field)
+    end
+  end
+  return sum
+end
+"""
+
+_HITS = (
+    _WINDOW_LUA
+    + """
 local now = tonumber(ARGV[1])
 local totals = {}
 for k = 1, #KEYS do
-  local a = 4 * k - 2
-  local window, ttl = tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3])
-  redis.call('HINCRBY', KEYS[k], ARGV[a], ARGV[a + 1])
-  local f = redis.call('HGETALL', KEYS[k])
-  local total = 0
-  for i = 1, #f, 2 do
-    local s = tonumber(f[i])
-    if s <= now - window then
-      redis.call('HDEL', KEYS[k], f[i])
-    elseif s <= now then
-      total = total + tonumber(f[i + 1])
+  local key, a = KEYS[k], 4 * k - 2
+  local width, window = tonumber(ARGV[a]), tonumber(ARGV[a + 1])
+  local amount, ttl = tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3])
+  local at = math.floor(now / width)
+  local low = math.floor((now - window) / width) + 1
+  local sum, tail, top = head(key, ARGV[a])
+  if amount == 0 then  -- only read, as SQL reads
+    totals[k] = 0
+    if sum ~= nil and low <= top then
+      totals[k] = window_total(key, sum, tail, top, low, at)
     end
+  else
+    if sum == nil or low > top then
+      redis.call('DEL', key)  -- new, every bucket left the window, or another window's
+      sum, tail, top = 0, at, at
+    end
+    local added = redis.call('HINCRBY', key, string.format('%d', at), amount)
+    sum = sum + amount
+    if at > top then top = at end
+    if at < tail then tail = at end
+    if added == amount and tail < low then  -- a new bucket: the old leave (as SQL sweeps)
+      sum, tail = prune(key, sum, tail, top, low), low
+    end
+    redis.call('HSET', key, 's', sum, 't', string.format('%d', tail),
+               'h', string.format('%d', top), 'w', ARGV[a])
+    if redis.call('TTL', key) < ttl then redis.call('EXPIRE', key, ttl) end
+    totals[k] = window_total(key, sum, tail, top, low, at)
   end
-  if redis.call('TTL', KEYS[k]) < ttl then redis.call('EXPIRE', KEYS[k], ttl) end
-  totals[k] = total
 end
 return totals
 """
+)
 
-# Window totals (h:) and distinct members (m:) of many keys. ARGV per key: "h", now, window;
-# or "m", the low bound (exclusive, as "(<float>"), now.
-_COUNTS = """
+# Window totals (w:, as _HITS keeps them, without changing them) and distinct members (m:)
+# of many keys. ARGV per key: "h", now, bucket width, window; or "m", the low bound
+# (exclusive, as "(<float>"), now, "".
+_COUNTS = (
+    _WINDOW_LUA
+    + """
 local totals = {}
 for k = 1, #KEYS do
-  local a = 3 * k - 2
+  local key, a = KEYS[k], 4 * k - 3
   if ARGV[a] == 'm' then
-    totals[k] = redis.call('ZCOUNT', KEYS[k], ARGV[a + 1], ARGV[a + 2])
+    totals[k] = redis.call('ZCOUNT', key, ARGV[a + 1], ARGV[a + 2])
   else
-    local now, window = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
-    local f = redis.call('HGETALL', KEYS[k])
-    local total = 0
-    for i = 1, #f, 2 do
-      local s = tonumber(f[i])
-      if s > now - window and s <= now then total = total + tonumber(f[i + 1]) end
+    local now, width, window = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3])
+    local at = math.floor(now / width)
+    local low = math.floor((now - window) / width) + 1
+    local sum, tail, top = head(key, ARGV[a + 2])
+    totals[k] = 0
+    if sum ~= nil and low <= top then
+      totals[k] = window_total(key, sum, tail, top, low, at)
     end
-    totals[k] = total
   end
 end
 return totals
 """
+)
 
 # HMGET of many hashes in one command. ARGV: each hash's field count, then the fields in
 # order. Returns one list of values per hash (a missing field is nil).
@@ -157,9 +239,9 @@ class RedisRiskState:
     ) -> None:
         args: list[str | int] = [repr(float(now))]
         for (_, window), amount in zip(keys, amounts, strict=True):
-            start = bucket_start(now, bucket_width(window))
-            args += [repr(start), int(amount), repr(float(window)), _ttl(window)]
-        pipe.evalsha(self._hits.sha, len(keys), *[self._k("h", key) for key, _ in keys], *args)
+            width = bucket_width(window)
+            args += [repr(width), repr(float(window)), int(amount), _ttl(window)]
+        pipe.evalsha(self._hits.sha, len(keys), *[self._k("w", key) for key, _ in keys], *args)
 
     def counts(self, reads: Sequence[Count], now: float) -> list[int]:
         if not reads:
@@ -174,13 +256,13 @@ class RedisRiskState:
             return
         keys, args = [], []
         for read in reads:
-            bucket_width(read.window)  # the same check as `hit`
+            width = bucket_width(read.window)  # the same check as `hit`
             if read.kind == "hits":
-                keys.append(self._k("h", read.key))
-                args += ["h", repr(float(now)), repr(float(read.window))]
+                keys.append(self._k("w", read.key))
+                args += ["h", repr(float(now)), repr(width), repr(float(read.window))]
             else:
                 keys.append(self._k("m", read.key))
-                args += ["m", f"({float(now - read.window)!r}", repr(float(now))]
+                args += ["m", f"({float(now - read.window)!r}", repr(float(now)), ""]
         pipe.evalsha(self._counts.sha, len(keys), *keys, *args)
 
     def fetch(self, reads: Reads, now: float) -> Fetched:

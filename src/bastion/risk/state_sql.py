@@ -300,10 +300,14 @@ class _Statements:
         self.up_window_key = c(up.window_key)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Batch:
-    cursor: Any
+    """A batch's transaction, begun by its first call (a stage that reads or writes
+    nothing costs none)."""
+
     write: bool
+    begin: contextlib.ExitStack
+    cursor: Any = None
 
 
 class SqlRiskState(OneByOne):
@@ -359,6 +363,8 @@ class SqlRiskState(OneByOne):
     def _cursor(self, write: bool) -> Iterator[Any]:
         batch = self._joinable(write)
         if batch is not None:
+            if batch.cursor is None:
+                batch.cursor = batch.begin.enter_context(self._transaction(batch.write))
             yield batch.cursor
             return
         with self._transaction(write) as cursor:
@@ -370,8 +376,8 @@ class SqlRiskState(OneByOne):
             yield
             return
         outer: _Batch | None = getattr(self._local, "batch", None)
-        with self._transaction(write) as cursor:
-            self._local.batch = _Batch(cursor, write)
+        with contextlib.ExitStack() as begin:
+            self._local.batch = _Batch(write, begin)
             try:
                 yield
             finally:

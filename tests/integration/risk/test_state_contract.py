@@ -9,6 +9,7 @@ windows of SQL and Redis are exact, and every backend must agree with memory.
 from __future__ import annotations
 
 import contextlib
+import random
 import threading
 import time
 import uuid
@@ -575,6 +576,34 @@ def test_sql_write_batch_that_fails_writes_nothing(
 
 
 @pytest.mark.parametrize("backend", ["sqlite", PG])
+def test_sql_batch_begins_its_transaction_at_its_first_call(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """A stage that writes nothing (a completed sign-in) costs no transaction; one that
+    reads and writes costs one."""
+    with open_state(backend, request, tmp_path) as (state, _):
+        assert isinstance(state, SqlRiskState)
+        begun: list[object] = []
+
+        def began(conn: object) -> None:
+            begun.append(conn)
+
+        sa.event.listen(state.engine, "begin", began)
+        try:
+            with state.batch(write=True), state.batch(write=False):
+                pass
+            assert begun == []
+            with state.batch(write=True):
+                state.total("k", T0, W)
+                state.hit("k", T0, W)
+                state.set_flag("f", T0 + 60)
+            assert len(begun) == 1
+        finally:
+            sa.event.remove(state.engine, "begin", began)
+        assert state.total("k", T0, W) == 1 and state.flag_until("f", T0) == T0 + 60
+
+
+@pytest.mark.parametrize("backend", ["sqlite", PG])
 def test_sql_batches_belong_to_their_thread(
     backend: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
@@ -664,6 +693,65 @@ def test_create_risk_tables_is_idempotent(tmp_path: Path) -> None:
     assert {"risk_event", "risk_hit", "risk_member", "risk_freq", "risk_flag"} <= names
 
 
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_redis_windows_count_as_sql_ones_at_any_time(seed: int, tmp_path: Path) -> None:
+    """Redis keeps a running sum per window and SQL sums its rows: both count the buckets
+    in (now - window, now], whatever the times (off the bucket grid, idle for longer than
+    the window, reads at an earlier time than the last hit, a worker whose clock is a day
+    ahead, several keys in one call)."""
+    rng = random.Random(seed)
+    client = require_redis()
+    prefix = unique_prefix("risk")
+    try:
+        with sql_engine("sqlite", tmp_path) as engine:
+            sql, fast = SqlRiskState(engine), RedisRiskState(client, prefix)
+            now = T0
+            windows = [W, 300.0, 3600.0]
+            for _ in range(400):
+                now += rng.choice([0.0, 0.01, 0.3, 1.7, 13.0, 90.0, 700.0, 5000.0])
+                chosen = [rng.choice(windows) for _ in range(3)]
+                keys = list(dict.fromkeys((f"k{w:g}:{rng.randrange(2)}", w) for w in chosen))
+                amounts = [rng.choice([0, 1, 1, 2]) for _ in keys]
+                when = now + 86_400 if rng.random() < 0.01 else now  # a clock a day ahead
+                assert fast.hits(keys, when, amounts) == sql.hits(keys, when, amounts)
+                at = now - rng.choice([0.0, 0.0, 0.2, 3.0])
+                reads = [Count("hits", f"k{w:g}:{n}", w) for n in range(2) for w in windows]
+                assert fast.counts(reads, at) == sql.counts(reads, at), (now, at)
+    finally:
+        delete_prefix(client, prefix)
+        client.close()
+
+
+def test_redis_window_hit_with_another_width_starts_again() -> None:
+    """A key is kept in the bucket width of the window it is hit with (the detectors name
+    their keys per window): another window's hit starts it again, a read over another
+    window finds nothing, and neither walks the other's buckets."""
+    client = require_redis()
+    prefix = unique_prefix("risk")
+    try:
+        state = RedisRiskState(client, prefix)
+        assert state.hits([("k", W)], T0, [3]) == [3]
+        assert state.counts([Count("hits", "k", 3600.0)], T0) == [0]
+        assert state.hits([("k", 3600.0)], T0, [1]) == [1]
+        assert state.counts([Count("hits", "k", 3600.0), Count("hits", "k", W)], T0) == [1, 0]
+    finally:
+        delete_prefix(client, prefix)
+        client.close()
+
+
+def test_redis_window_read_alone_writes_nothing() -> None:
+    client = require_redis()
+    prefix = unique_prefix("risk")
+    try:
+        state = RedisRiskState(client, prefix)
+        assert state.hits([("never", W)], T0, [0]) == [0]
+        assert state.counts([Count("hits", "never", W)], T0) == [0]
+        assert list(client.scan_iter(match=prefix + "*")) == []
+    finally:
+        delete_prefix(client, prefix)
+        client.close()
+
+
 def test_redis_keys_live_under_prefix_with_ttl() -> None:
     client = require_redis()
     prefix = unique_prefix("risk")
@@ -675,14 +763,14 @@ def test_redis_keys_live_under_prefix_with_ttl() -> None:
         state.window_key("tag", T0, 300)
         keys = {k.decode() for k in client.scan_iter(match=prefix + "*")}
         assert keys == {
-            prefix + "h:k",
+            prefix + "w:k",
             prefix + "m:m",
             prefix + "g:f",
             f"{prefix}k:tag:{int(T0 // 300)}",
         }
         for key in keys:
             assert client.ttl(key) > 0
-        assert client.ttl(prefix + "h:k") <= W + 61
+        assert client.ttl(prefix + "w:k") <= W + 61
         assert client.ttl(prefix + "g:f") > 600
     finally:
         delete_prefix(client, prefix)

@@ -46,8 +46,12 @@ def request(minutes: float, place: Place, uid: int = 7) -> RequestSignal:
 def run(
     detector: ImpossibleTravel, state: MemoryRiskState, event: LoginSignal | RequestSignal
 ) -> list[Finding]:
+    """As the engine and the sign-in flow run it: a completed sign-in that raised nothing is
+    learnt (after its response), a flagged one is not."""
     findings = detector.assess(event, state)
     detector.observe(event, state)
+    if isinstance(event, LoginSignal) and event.stage == "succeeded" and not findings:
+        detector.learn(event, state)
     return findings
 
 
@@ -188,9 +192,23 @@ def test_observe_reads_the_reference_once() -> None:
     detector, state = ImpossibleTravel(), CountingReads()
     run(detector, state, login(0, PARIS))
     state.reads = 0
-    detector.observe(login(600, NEW_YORK), state)  # plausible: the new reference
+    detector.observe(request(600, NEW_YORK), state)  # plausible: the new reference
     assert state.reads == 1
     state.reads = 0
-    detector.observe(login(601, PARIS), state)  # impossible: the reference stays
+    detector.observe(request(601, PARIS), state)  # impossible: the reference stays
     assert state.reads == 1
     assert detector.assess(request(602, NEW_YORK), state) == []  # New York still stands
+
+
+def test_a_sign_in_is_the_reference_only_once_trusted() -> None:
+    """An attacker with the password signs in from Lyon and fails the second factor: the
+    real user, back in Paris minutes later, is not made to look impossible (Lyon to Paris
+    is 390 km in 10 min)."""
+    detector, state = ImpossibleTravel(min_km=300), CountingReads()
+    run(detector, state, login(0, PARIS))
+    state.reads = 0
+    detector.observe(login(600, LYON), state)  # completed, challenged, never confirmed
+    assert state.reads == 0  # a sign-in's observe neither reads nor writes
+    assert run(detector, state, login(610, PARIS)) == []
+    detector.learn(login(620, LYON), state)  # the twin: once trusted, it is the reference
+    assert run(detector, state, login(630, PARIS))

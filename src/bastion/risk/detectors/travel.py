@@ -32,10 +32,14 @@ class ImpossibleTravel(Detector):
     neither flagged nor remembered (the previous known place stays the reference, and time
     only makes a later check more lenient).
 
-    Threat: an attacker abroad must not become the reference by trying twice. `observe`
-    moves the reference only for plausible events; a flagged one becomes the reference
-    through `learn` (the user proved it was them with a second factor) or simply once enough
-    time has passed for the trip to be possible.
+    Threat: an attacker abroad must not become the reference by trying twice, nor by
+    signing in somewhere plausible with a stolen password and failing the second factor (the
+    real user, back home minutes later, would then look impossible). So a sign-in moves the
+    reference only once trusted (`learn`: it raised nothing, or the user proved it was them
+    with a second factor); an authenticated request moves it when the trip is plausible
+    (`observe`). A flagged place becomes the reference through `learn`, or once enough time
+    has passed for the trip to be possible. A completed sign-in writes nothing before its
+    response: `learn` runs after it.
     """
 
     name = "travel"
@@ -74,8 +78,10 @@ class ImpossibleTravel(Detector):
         return Finding(self.name, "impossible-travel", self.score, reason)
 
     def observe(self, signal: Signal, state: RiskState) -> None:
-        uid = _uid(signal)
-        if uid is None or signal.place.latitude is None or signal.place.longitude is None:
+        if not isinstance(signal, RequestSignal):
+            return  # a sign-in counts once trusted (`learn`)
+        uid = signal.uid
+        if signal.place.latitude is None or signal.place.longitude is None:
             return
         previous = state.last_seen(_key(uid))
         if previous is not None and signal.at.timestamp() < previous.at:
