@@ -27,7 +27,7 @@ from bench.detection.attribution import explain, read_events
 from bench.detection.bot import run_bot
 from bench.detection.browser import TIMINGS
 from bench.detection.flows import Env, attack_flow, replay_flow, visit_flow
-from bench.detection.latency import run as run_latency
+from bench.detection.latency import run_apart as run_latency
 from bench.detection.metrics import baseline_results, bastion_rows
 from bench.detection.outbox import Outbox
 from bench.detection.outcomes import Log

@@ -6,7 +6,8 @@ its write. The answers are those of the stage's start: a read made later in the 
 (`observe` after `assess`) gets the value as it was then, like a read in one transaction.
 
 Adds a store made with the fetch (`Fetched.added`) stay unseen until the stage's `hits`
-call that they stand for: that call is answered from them, and reads after it see them.
+call that they stand for (one per detector): that call is answered from them, and reads
+after it see them. A call mixing declared and undeclared counters is refused.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ class Prefetched:
         self._frequencies = dict(fetched.frequencies)
         self._last_seen = dict(fetched.last_seen)
         self._added = dict(fetched.added)  # made by the store, not yet asked for
+        self._joined = dict(fetched.joined)
         for (key, window), (amount, total) in self._added.items():
             self._counts.setdefault(Count("hits", key, window), total - amount)
 
@@ -85,7 +87,7 @@ class Prefetched:
         if not made:
             self._drop_counts("hits", {key for key, _ in keys})
             return self._state.hits(keys, now, amounts)
-        exact = now == self._now and len(set(keys)) == len(made) == len(keys) == len(self._added)
+        exact = now == self._now and len(set(keys)) == len(made) == len(keys)
         if not exact or any(amount != a for (amount, _), a in zip(made, amounts, strict=True)):
             raise ValueError("A stage adds to the counters it declared in one call, as declared.")
         for (key, window), (_, total) in zip(keys, made, strict=True):
@@ -94,6 +96,12 @@ class Prefetched:
         return [total for _, total in made]
 
     def add_member(self, key: str, member: str, now: float, window: float) -> int:
+        joined = self._joined.pop((key, member, window), None)
+        if joined is not None and now == self._now:
+            self._counts[Count("members", key, window)] = joined
+            return joined
+        if joined is not None:
+            raise ValueError("A stage joins the members it declared at the time it declared.")
         self._drop_counts("members", {key})
         return self._state.add_member(key, member, now, window)
 

@@ -36,6 +36,7 @@ class Count:
 
 Frequency = tuple[str, str, str]  # (scope, feature, value)
 Add = tuple[str, float, int]  # (key, window, amount)
+Join = tuple[str, str, float]  # (key, member, window)
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,16 +44,19 @@ class Reads:
     """What a stage will read, declared by the detectors before any of them runs, so the
     engine fetches it all at once (`RiskState.fetch`: one round trip on Redis).
 
-    `adds` are the counters the stage's `observe` will add to, as one `hits` call with
-    exactly these keys and amounts (key, window, amount; an amount may be 0). A store may
-    add them in the same round trip, after the reads (`Fetched.added`); that call is then
-    answered from there, and reads before it see the counters as they were before."""
+    `adds` are the counters the stage's `observe` will add to (key, window, amount; an
+    amount may be 0), each detector's as one `hits` call with exactly its keys and amounts.
+    A store may add them in the same round trip, after the reads (`Fetched.added`); those
+    calls are then answered from there, and reads before them see the counters as they
+    were before. `joins` are the same for `add_member` calls (key, member, window), one call
+    each; a read made between the fetch and such a call may see its member already."""
 
     counts: tuple[Count, ...] = ()
     flags: tuple[str, ...] = ()
     frequencies: tuple[Frequency, ...] = ()
     last_seen: tuple[str, ...] = ()
     adds: tuple[Add, ...] = ()
+    joins: tuple[Join, ...] = ()
 
     def __add__(self, other: Reads) -> Reads:
         return Reads(
@@ -61,10 +65,12 @@ class Reads:
             self.frequencies + other.frequencies,
             self.last_seen + other.last_seen,
             self.adds + other.adds,
+            self.joins + other.joins,
         )
 
     def __bool__(self) -> bool:
-        return bool(self.counts or self.flags or self.frequencies or self.last_seen or self.adds)
+        reads = self.counts or self.flags or self.frequencies or self.last_seen
+        return bool(reads or self.adds or self.joins)
 
     def unique(self) -> Reads:
         """The same reads, each once, in their first order. A counter may be added to by
@@ -78,16 +84,19 @@ class Reads:
             tuple(dict.fromkeys(self.frequencies)),
             tuple(dict.fromkeys(self.last_seen)),
             adds,
+            tuple(dict.fromkeys(self.joins)),
         )
 
     def without_adds(self) -> Reads:
+        """The reads alone: no adds, no joins."""
         return Reads(self.counts, self.flags, self.frequencies, self.last_seen)
 
 
 @dataclass(frozen=True, slots=True)
 class Fetched:
     """The answers to `Reads` at `now`; `added` holds each declared add the store made,
-    (key, window) -> (amount, total after), empty when it leaves them to `observe`."""
+    (key, window) -> (amount, total after), and `joined` each join, (key, member, window)
+    -> members after; both empty when the store leaves them to `observe`."""
 
     now: float
     counts: dict[Count, int]
@@ -95,6 +104,7 @@ class Fetched:
     frequencies: dict[Frequency, tuple[float, float]]
     last_seen: dict[str, LastSeen | None]
     added: dict[tuple[str, float], tuple[int, int]] = field(default_factory=dict)
+    joined: dict[Join, int] = field(default_factory=dict)
 
 
 class RiskState(Protocol):
@@ -194,6 +204,7 @@ class _Many(Protocol):
     def hits(
         self, keys: Sequence[tuple[str, float]], now: float, amounts: Sequence[int] = ()
     ) -> list[int]: ...
+    def add_member(self, key: str, member: str, now: float, window: float) -> int: ...
 
 
 class OneByOne:
@@ -245,6 +256,8 @@ class OneByOne:
             totals = self.hits(keys, now, [amount for _, _, amount in reads.adds])
             for (key, window, amount), total in zip(reads.adds, totals, strict=True):
                 fetched.added[(key, window)] = (amount, total)
+        for key, member, window in reads.joins:
+            fetched.joined[(key, member, window)] = self.add_member(key, member, now, window)
         return fetched
 
 

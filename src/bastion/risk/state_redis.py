@@ -279,7 +279,10 @@ class RedisRiskState:
         amounts = hit_amounts(adds, [amount for _, _, amount in reads.adds])
         if adds:
             self._queue_hits(pipe, adds, now, amounts)
-        answers = iter(self._execute(pipe, self._counts, self._hmgets, self._hits))
+        for key, member, window in reads.joins:
+            pipe.evalsha(self._member.sha, 1, *self._member_call(key, member, now, window))
+        scripts = (self._counts, self._hmgets, self._hits, self._member)
+        answers = iter(self._execute(pipe, *scripts))
         totals = next(answers) if reads.counts else []
         flags = _flags(next(answers), now) if reads.flags else []
         fetched = Fetched(
@@ -292,6 +295,8 @@ class RedisRiskState:
         if adds:
             for add, amount, total in zip(adds, amounts, next(answers), strict=True):
                 fetched.added[add] = (int(amount), int(total))
+        for join in reads.joins:
+            fetched.joined[join] = int(next(answers))
         return fetched
 
     def _execute(self, pipe: Any, *scripts: Any) -> list[Any]:
@@ -316,8 +321,14 @@ class RedisRiskState:
         return answers
 
     def add_member(self, key: str, member: str, now: float, window: float) -> int:
-        args: list[str | int] = [member, repr(float(now)), repr(float(now - window)), _ttl(window)]
-        return int(self._member(keys=[self._k("m", key)], args=args))
+        pipe = self.client.pipeline(transaction=False)
+        pipe.evalsha(self._member.sha, 1, *self._member_call(key, member, now, window))
+        return int(self._execute(pipe, self._member)[0])
+
+    def _member_call(self, key: str, member: str, now: float, window: float) -> list[str | int]:
+        """_MEMBER's key and arguments."""
+        return [self._k("m", key), member, repr(float(now)), repr(float(now - window)),
+                _ttl(window)]  # fmt: skip
 
     def members(self, key: str, now: float, window: float) -> int:
         low = f"({float(now - window)!r}"

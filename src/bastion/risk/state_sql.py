@@ -431,8 +431,8 @@ class SqlRiskState(OneByOne):
             return totals
 
     def fetch(self, reads: Reads, now: float) -> Fetched:
-        """The reads only: the stage reads in a read-only transaction, and adds made there
-        would cost one of their own; `observe` makes them in the stage's write one."""
+        """The reads only: the stage reads in a read-only transaction, and adds or joins
+        made there would cost one of their own; `observe` makes them in the write one."""
         return OneByOne.fetch(self, reads.unique().without_adds(), now)
 
     def counts(self, reads: Sequence[Count], now: float) -> list[int]:

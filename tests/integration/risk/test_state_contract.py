@@ -452,6 +452,19 @@ def test_fetch_adds_after_its_reads_where_the_store_can(state: RiskState) -> Non
         assert state.counts([Count("hits", "a", W), Count("hits", "b", W)], T0) == [3, 0]
 
 
+def test_fetch_joins_after_its_reads_where_the_store_can(state: RiskState) -> None:
+    state.add_member("m", "x", T0, W)
+    reads = Reads(counts=(Count("members", "m", W),), joins=(("m", "y", W), ("n", "x", W)))
+    fetched = state.fetch(reads, T0)
+    assert fetched.counts == {Count("members", "m", W): 1}  # read before the joins
+    if isinstance(state, SqlRiskState):  # joins wait for the stage's write transaction
+        assert fetched.joined == {}
+        assert state.members("m", T0, W) == 1
+    else:
+        assert fetched.joined == {("m", "y", W): 2, ("n", "x", W): 1}
+        assert state.members("m", T0, W) == 2 and state.members("n", T0, W) == 1
+
+
 def test_fetch_refuses_two_adds_to_one_counter(state: RiskState) -> None:
     with pytest.raises(ValueError, match="same counter"):
         state.fetch(Reads(adds=(("a", W, 1), ("a", W, 2))), T0)

@@ -142,10 +142,10 @@ def test_adds_made_with_the_fetch_answer_the_stage_call() -> None:
 @pytest.mark.parametrize(
     ("keys", "amounts", "at"),
     [
-        ([("a", 60.0)], [2], NOW),  # part of the declared adds
+        ([("a", 60.0), ("c", 60.0)], [2, 1], NOW),  # declared and undeclared at once
         ([("a", 60.0), ("b", 60.0)], [1, 0], NOW),  # other amounts
         ([("a", 60.0), ("b", 60.0)], [2, 0], NOW + 1),  # another time
-        ([("a", 60.0), ("b", 60.0), ("c", 60.0)], [2, 0, 1], NOW),  # more
+        ([("a", 60.0), ("a", 60.0)], [2, 2], NOW),  # one twice
     ],
 )
 def test_a_call_that_is_not_the_declared_adds_is_refused(
@@ -156,6 +156,32 @@ def test_a_call_that_is_not_the_declared_adds_is_refused(
     with pytest.raises(ValueError, match="declared"):
         state.hits(keys, at, amounts)
     assert store.total("a", NOW, 60) == 2  # the fetch's add only
+
+
+def test_each_detector_calls_for_its_own_adds() -> None:
+    store = MemoryRiskState()
+    reads = Reads(adds=(("a", 60.0, 2),)) + Reads(adds=(("b", 60.0, 1),))
+    state = Prefetched(store, store.fetch(reads, NOW))
+    assert state.hits([("b", 60.0)], NOW, [1]) == [1]
+    assert state.hits([("a", 60.0)], NOW, [2]) == [2]
+    assert store.total("a", NOW, 60) == 2 and store.total("b", NOW, 60) == 1
+
+
+def test_joins_made_with_the_fetch_answer_the_stage_call() -> None:
+    store = MemoryRiskState()
+    store.add_member("m", "x", NOW, 60)
+    state = Prefetched(store, store.fetch(Reads(joins=(("m", "y", 60.0),)), NOW))
+    assert state.add_member("m", "y", NOW, 60) == 2
+    assert state.members("m", NOW, 60) == 2
+    assert store.members("m", NOW, 60) == 2  # joined once, by the fetch
+    assert state.add_member("m", "z", NOW, 60) == 3  # an undeclared join is the store's
+
+
+def test_a_join_at_another_time_is_refused() -> None:
+    store = MemoryRiskState()
+    state = Prefetched(store, store.fetch(Reads(joins=(("m", "y", 60.0),)), NOW))
+    with pytest.raises(ValueError, match="declared"):
+        state.add_member("m", "y", NOW + 1, 60)
 
 
 def test_adds_a_store_left_to_the_stage_go_to_the_store() -> None:

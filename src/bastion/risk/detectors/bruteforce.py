@@ -16,7 +16,7 @@ from bastion.errors import ConfigError
 from bastion.risk.detector import Detector, Signal
 from bastion.risk.findings import Action, Finding
 from bastion.risk.signals import LoginSignal
-from bastion.risk.state import Count, Reads, RiskState
+from bastion.risk.state import Add, Count, Join, Reads, RiskState
 
 _P = "bruteforce:"
 #: Score of a finding that blocks (floor DENY), that challenges, and that only notes.
@@ -138,29 +138,48 @@ class BruteForce(Detector):
             return
         now = signal.at.timestamp()
         place = signal.place
-        if self._exempt(place.ip):
-            # The account bucket still counts: it never bans, and it guards the account.
-            state.hit(f"{_P}account:{signal.login}", now, self.account_window)
-            return
-        if state.hit(f"{_P}ip:{place.ip}", now, self.ip_window) >= self.ip_failures:
+        adds = self._adds(signal)
+        totals = dict(zip(adds, state.hits([(k, w) for k, w, _ in adds], now), strict=True))
+        if len(adds) == 1:
+            return  # an exempt address: only its account counts (it never bans)
+        ip, net = adds[0], adds[1] if place.network else None
+        if totals[ip] >= self.ip_failures:
             state.set_flag(f"{_P}ban:ip:{place.ip}", now + self.ban)
-        logins = state.add_member(f"{_P}logins:{place.ip}", signal.login, now, self.login_window)
-        if logins >= self.ip_logins:
-            state.set_flag(f"{_P}ban:enum:{place.ip}", now + self.ban)
-        if place.network:
-            net = state.hit(f"{_P}net:{place.network}", now, self.network_window)
-            if net >= self.network_failures:
-                state.set_flag(f"{_P}ban:net:{place.network}", now + self.ban)
-        if place.asn is not None:
-            ips = state.add_member(f"{_P}asn:{place.asn}", place.ip, now, self.asn_window)
-            if ips >= self.asn_ips:
-                state.set_flag(f"{_P}ban:asn:{place.asn}", now + self.ban)
-        state.hit(f"{_P}account:{signal.login}", now, self.account_window)
+        if net is not None and totals[net] >= self.network_failures:
+            state.set_flag(f"{_P}ban:net:{place.network}", now + self.ban)
+        for (key, member, window), (limit, ban) in zip(
+            self._joins(signal),
+            [(self.ip_logins, f"enum:{place.ip}"), (self.asn_ips, f"asn:{place.asn}")],
+            strict=False,
+        ):
+            if state.add_member(key, member, now, window) >= limit:
+                state.set_flag(f"{_P}ban:{ban}", now + self.ban)
+
+    def _joins(self, signal: LoginSignal) -> tuple[Join, ...]:
+        """The distinct logins failing from a (not exempt) address, and the addresses of
+        its AS when known."""
+        ip, asn = signal.place.ip, signal.place.asn
+        logins = (f"{_P}logins:{ip}", signal.login, self.login_window)
+        return (logins,) if asn is None else (logins, (f"{_P}asn:{asn}", ip, self.asn_window))
+
+    def _adds(self, signal: LoginSignal) -> tuple[Add, ...]:
+        """The counters a failure adds to: its address's, its network's and its account's
+        (its account's only from an exempt address), the account last."""
+        account = (f"{_P}account:{signal.login}", self.account_window, 1)
+        place = signal.place
+        if self._exempt(place.ip):
+            return (account,)
+        net = (f"{_P}net:{place.network}", self.network_window, 1) if place.network else None
+        ip = (f"{_P}ip:{place.ip}", self.ip_window, 1)
+        return (ip, net, account) if net is not None else (ip, account)
 
     def prefetch(self, signal: Signal) -> Reads:
-        if not isinstance(signal, LoginSignal) or signal.stage != "before":
+        if not isinstance(signal, LoginSignal):
             return Reads()
-        return self._reads(signal)
+        if signal.stage == "failed":
+            adds = self._adds(signal)
+            return Reads(adds=adds, joins=self._joins(signal) if len(adds) > 1 else ())
+        return self._reads(signal) if signal.stage == "before" else Reads()
 
     def _reads(self, signal: LoginSignal) -> Reads:
         """The counts and bans a "before" attempt is checked against: only its account's

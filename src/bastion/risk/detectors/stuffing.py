@@ -97,8 +97,14 @@ class Stuffing(Detector):
             return Reads()
         if signal.stage == "before":
             return Reads(flags=(_DEFENSIVE, _SPRAYED), adds=self._adds(signal))
-        tag = Count("members", f"{_P}tag:{signal.attempt_tag}", self.spray_window)
-        return Reads(counts=(tag,) if signal.attempt_tag else (), adds=self._adds(signal))
+        if not signal.attempt_tag:
+            return Reads(adds=self._adds(signal))
+        tag = f"{_P}tag:{signal.attempt_tag}"
+        return Reads(
+            counts=(Count("members", tag, self.spray_window),),
+            adds=self._adds(signal),
+            joins=((tag, signal.login, self.spray_window),),
+        )
 
     def _adds(self, signal: LoginSignal) -> tuple[Add, ...]:
         """Every counter of every view, as every attempt at this stage counts in them (a
