@@ -3,7 +3,8 @@ policy for an action and records the decision.
 
 Order matters: every detector assesses the state as it was *before* this event, then every
 detector observes it. What the detectors declare they will read (`Detector.prefetch`) is
-fetched at once before any of them runs, and their reads answered from it (`Prefetched`).
+fetched at once before any of them runs, and their reads answered from it (`Prefetched`);
+a sign-in's second stage is read with its first (`Lookahead`).
 Learning is separate and explicit (`learn`): the sign-in flow calls it only for a sign-in
 that completed with no finding, or whose findings the real user answered with a second
 factor, so a detector never trains on an event that was flagged.
@@ -18,10 +19,11 @@ from typing import TYPE_CHECKING, Protocol
 from bastion.errors import ConfigError
 from bastion.risk.detector import Detector, Signal
 from bastion.risk.findings import Action, Assessment, Finding
+from bastion.risk.lookahead import Lookahead, next_stage
 from bastion.risk.policy import RiskPolicy
 from bastion.risk.prefetch import Prefetched
 from bastion.risk.signals import LoginSignal
-from bastion.risk.state import Reads, RiskState
+from bastion.risk.state import Fetched, Reads, RiskState
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
@@ -54,6 +56,7 @@ class RiskEngine:
         self.state = state
         self.policy = policy if policy is not None else RiskPolicy()
         self.events = events
+        self.lookahead = Lookahead()
 
     def detectors_for(self, signal: Signal) -> tuple[Detector, ...]:
         """The detectors that read this kind of signal, in their configured order."""
@@ -69,9 +72,11 @@ class RiskEngine:
         active = self.detectors_for(signal)
         state: RiskState = self.state
         with self.state.batch(write=False):  # every read of the stage in one transaction
-            reads = sum((d.prefetch(signal) for d in active), Reads())
-            if reads:  # and every declared read in one round trip
-                state = Prefetched(self.state, self.state.fetch(reads, signal.at.timestamp()))
+            fetched = self.lookahead.take(signal)  # read with the attempt's first stage
+            if fetched is None:
+                fetched = self._fetch(signal, active)
+            if fetched is not None:
+                state = Prefetched(self.state, fetched)
             findings = tuple(f for d in active for f in d.assess(signal, state))
         score = combined_score(findings)
         action = self.policy.decide(score, findings, groups, signal)
@@ -87,6 +92,21 @@ class RiskEngine:
         if record:
             self.record(signal, assessment)
         return assessment
+
+    def _fetch(self, signal: Signal, active: Sequence[Detector]) -> Fetched | None:
+        """Every read the detectors declared for this stage, in one round trip, with those
+        of the stage that may follow (kept in `lookahead`)."""
+        reads = sum((d.prefetch(signal) for d in active), Reads())
+        ahead = next_stage(signal)
+        later = Reads()
+        if ahead is not None:
+            later = sum((d.prefetch(ahead) for d in self.detectors_for(ahead)), Reads())
+        if not (reads or later):
+            return None
+        fetched = self.state.fetch(reads + later.without_adds(), signal.at.timestamp())
+        if ahead is not None and later:
+            self.lookahead.keep(ahead, fetched)
+        return fetched
 
     def record(
         self, signal: Signal, assessment: Assessment, conn: Connection | None = None

@@ -5,7 +5,6 @@ no decision."""
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -17,44 +16,13 @@ from bastion.risk.engine import RiskEngine
 from bastion.risk.findings import Assessment
 from bastion.risk.prefetch import Prefetched, origin
 from bastion.risk.signals import Agent, LoginSignal, Place, RequestSignal
-from bastion.risk.state import Count, Fetched, Frequency, LastSeen, Reads
+from bastion.risk.state import Count, Fetched, LastSeen, Reads
 from bastion.risk.state_memory import MemoryRiskState
+from support.risk_reading import Reading
 
 T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 NOW = T0.timestamp()
 SEEN = LastSeen(NOW - 60, "203.0.113.7", 64500, "CH", 46.2, 6.1)
-
-
-class Reading(MemoryRiskState):
-    """Notes the reads that reach the store."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.reads: list[str] = []
-
-    def counts(self, reads: Sequence[Count], now: float) -> list[int]:
-        self.reads.append("counts")
-        return super().counts(reads, now)
-
-    def flags_until(self, keys: Sequence[str], now: float) -> list[float | None]:
-        self.reads.append("flags_until")
-        return super().flags_until(keys, now)
-
-    def frequencies(self, reads: Sequence[Frequency]) -> list[tuple[float, float]]:
-        self.reads.append("frequencies")
-        return super().frequencies(reads)
-
-    def last_seen(self, key: str) -> LastSeen | None:
-        self.reads.append("last_seen")
-        return super().last_seen(key)
-
-    def fetch(self, reads: Reads, now: float) -> Fetched:
-        self.reads.append("fetch")
-        before = len(self.reads)
-        try:
-            return super().fetch(reads, now)
-        finally:
-            del self.reads[before:]  # the fetch's own reads are the fetch
 
 
 class Undeclared(MemoryRiskState):
