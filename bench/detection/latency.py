@@ -78,7 +78,9 @@ class Timings:
 
 
 class Counting:
-    """A state that counts the operations asked of it (each is a round trip or a statement)."""
+    """A state that counts the calls asked of it: each is one round trip on Redis, one or a
+    few statements in SQL (where a stage's calls share one read and, if it writes, one
+    write transaction). Opening a batch is not a call."""
 
     def __init__(self, state: RiskState) -> None:
         self._state = state
@@ -86,7 +88,7 @@ class Counting:
 
     def __getattr__(self, name: str) -> Any:
         found = getattr(self._state, name)
-        if not callable(found):
+        if not callable(found) or name == "batch":
             return found
 
         def counted(*args: Any, **kwargs: Any) -> Any:

@@ -146,7 +146,7 @@ def render(
             f"{state} " + " / ".join(f"{n:.0f}" for n in t.calls.values())
             for state, t in timings.items()
         )
-        out += ["", f"State operations (statements or round trips) per before / succeeded / "
+        out += ["", f"State calls (each a round trip on Redis) per before / succeeded / "
                 f"learn / failed: {calls}."]  # fmt: skip
     out += ["", "**What decided** (findings on the events that stopped attempts)", ""]
     rows = []

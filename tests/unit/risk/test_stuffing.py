@@ -4,6 +4,7 @@ new devices only, never denies, and ends."""
 
 from __future__ import annotations
 
+import itertools
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -12,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bastion.errors import ConfigError
-from bastion.risk.detectors.stuffing import Stuffing
+from bastion.risk.detectors.stuffing import RENEW_EVERY, Stuffing
 from bastion.risk.findings import Action, Finding
 from bastion.risk.signals import Agent, LoginSignal, Place, Stage
 from bastion.risk.state import Count
@@ -291,6 +292,33 @@ def test_defensive_mode_ends_30_min_after_the_last_crossing(
         play(detector, state, attempt)
     last = attack[-1].seconds
     assert defensive(detector, state, last + 1799)
+    assert not defensive(detector, state, last + 1800)
+
+
+class Flags(MemoryRiskState):
+    def __init__(self) -> None:
+        super().__init__()
+        self.raised: list[float] = []
+
+    def set_flag(self, key: str, until: float) -> None:
+        if key == "stuffing:defensive":
+            self.raised.append(until)
+        super().set_flag(key, until)
+
+
+def test_under_a_long_flood_the_mode_is_renewed_once_a_minute(detector: Stuffing) -> None:
+    """Every failure of a flood crosses the views: renewing the mode at each one would be a
+    write per attempt. It is renewed once RENEW_EVERY has passed, and lasts 29 to 30 min
+    after the last crossing."""
+    state = Flags()
+    attack = stuffing_attack(random.Random(4), 3 * HOUR, 600, every=1.0, unknown=1.0, ips=600)
+    for attempt in attack:
+        run(detector, state, sig("before", attempt))
+        run(detector, state, sig("failed", attempt))  # each one crosses
+    assert 8 <= len(state.raised) <= 12  # ten minutes of flood, not 600 writes
+    assert all(b - a >= RENEW_EVERY for a, b in itertools.pairwise(state.raised))
+    last = attack[-1].seconds
+    assert defensive(detector, state, last + 1800 - RENEW_EVERY)
     assert not defensive(detector, state, last + 1800)
 
 

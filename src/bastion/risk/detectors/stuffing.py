@@ -22,6 +22,9 @@ _SPRAYING_SCORE = 50.0
 #: The counters of each view, in the order `_Counts` takes them.
 _KINDS = ("attempts", "unknown", "failures", "challenged")
 _CHALLENGED = f"{_P}challenged:"
+#: The defensive mode is extended by a crossing only once it has run this long since the
+#: last extension.
+RENEW_EVERY = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +63,9 @@ class Stuffing(Detector):
     logins keeps no unknown-login share up either). Ordinary traffic under the mode, mostly
     from known devices, stays under the failure ratio and lets it end.
 
-    The mode lasts `defensive_for` (30 min) after the last crossing. Counting happens in
+    The mode lasts `defensive_for` (30 min) after the last crossing, renewed at most once every
+    `RENEW_EVERY` (a minute: under a flood every attempt crosses, and each renewal would be
+    one more write per attempt); so it lasts 29 to 30 min after it. Counting happens in
     `observe`, after `assess`: the event that crosses is not itself challenged, the next one is.
     The mode never denies: a real user on a new device passes with an e-mail code.
     """
@@ -97,11 +102,13 @@ class Stuffing(Detector):
             return Reads()
         if signal.stage == "before":
             return Reads(flags=(_DEFENSIVE, _SPRAYED), adds=self._adds(signal))
+        flags = (_DEFENSIVE,)  # for the renewal of the mode
         if not signal.attempt_tag:
-            return Reads(adds=self._adds(signal))
+            return Reads(flags=flags, adds=self._adds(signal))
         tag = f"{_P}tag:{signal.attempt_tag}"
         return Reads(
             counts=(Count("members", tag, self.spray_window),),
+            flags=flags,
             adds=self._adds(signal),
             joins=((tag, signal.login, self.spray_window),),
         )
@@ -151,7 +158,9 @@ class Stuffing(Detector):
             return
         now = signal.at.timestamp()
         before = signal.stage == "before"
-        challenged = before and not signal.device_known and self._defensive(signal, state, now)
+        unread = not before or signal.device_known  # the mode is read once, when needed
+        until = None if unread else self._until(signal, state, now)
+        challenged = until is not None
         adds = self._adds(signal)
         totals = state.hits([(key, window) for key, window, _ in adds], now, [a for *_, a in adds])
         if challenged:  # under attack only: one call more
@@ -167,15 +176,19 @@ class Stuffing(Detector):
                 state.set_flag(_SPRAYED, now + self.defensive_for)
                 state.set_flag(_DEFENSIVE, now + self.defensive_for)
         if any(self._crosses(counts) for counts in self._views(totals)):
-            state.set_flag(_DEFENSIVE, now + self.defensive_for)
+            if unread:
+                until = self._until(signal, state, now)
+            if until is None or until < now + self.defensive_for - RENEW_EVERY:
+                state.set_flag(_DEFENSIVE, now + self.defensive_for)
 
-    def _defensive(self, signal: LoginSignal, state: RiskState, now: float) -> bool:
-        """Whether the mode is up for this signal: as `assess` read it, when it did (the same
-        thread assesses then observes one signal), else read now."""
+    def _until(self, signal: LoginSignal, state: RiskState, now: float) -> float | None:
+        """When the mode ends, as this signal's `assess` read it when it did (the same
+        thread assesses then observes one signal), else as read now."""
         last = getattr(self._read, "last", None)
         if last is not None and last[0] is signal:
-            return last[1] is not None
-        return state.flag_until(_DEFENSIVE, now) is not None
+            until: float | None = last[1]
+            return until
+        return state.flag_until(_DEFENSIVE, now)
 
     def _counts(self, state: RiskState, now: float) -> list[_Counts]:
         reads = [
