@@ -4,6 +4,7 @@ memory (one process, tests), in the tenant's database (the default) or in Redis.
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -12,6 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from bastion.auth.schema import METADATA
+from bastion.core.database import reading
 from bastion.errors import ConfigError
 
 #: How long `purge` keeps a row after its window started, unless told otherwise: longer than
@@ -26,6 +28,24 @@ auth_counter = sa.Table(
     sa.Column("window_start", sa.Float, nullable=False),
     sa.Column("blocked_until", sa.Float, nullable=True),
 )
+
+
+@dataclass(frozen=True, slots=True)
+class Counter:
+    """What a store holds for one key: its count, when its window started, its block."""
+
+    count: int
+    window_start: float
+    blocked_until: float | None
+
+    def count_at(self, now: float, window: float) -> int:
+        """The count in the current window (0 once the window has ended), as `count` says."""
+        return 0 if self.window_start + window <= now else self.count
+
+    def blocked_at(self, now: float) -> float | None:
+        """When the block ends, or None if it is not blocked at `now`, as `blocked_until`."""
+        until = self.blocked_until
+        return None if until is None or until <= now else until
 
 
 class CounterStore(Protocol):
@@ -45,6 +65,9 @@ class CounterStore(Protocol):
 
     def reset(self, key: str) -> None:
         """Forget the count and the block of `key`."""
+
+    def read(self, keys: Sequence[str]) -> dict[str, Counter]:
+        """What is held for each of `keys`, in one read (keys with nothing held are left out)."""
 
 
 @dataclass(slots=True)
@@ -92,6 +115,15 @@ class MemoryCounterStore:
     def reset(self, key: str) -> None:
         with self._lock:
             self._entries.pop(key, None)
+
+    def read(self, keys: Sequence[str]) -> dict[str, Counter]:
+        with self._lock:
+            found = {k: self._entries.get(k) for k in keys}
+            return {
+                k: Counter(e.count, e.window_start, e.blocked_until)
+                for k, e in found.items()
+                if e is not None
+            }
 
     def purge(self, now: float, *, older_than: float = PURGE_AFTER) -> int:
         """Drop entries whose window started `older_than` seconds ago and that block nothing."""
@@ -188,19 +220,29 @@ class SqlCounterStore:
         with self.engine.begin() as conn:
             return int(conn.execute(stmt).rowcount)
 
+    def read(self, keys: Sequence[str]) -> dict[str, Counter]:
+        c = auth_counter.c
+        stmt = sa.select(c.key, c.count, c.window_start, c.blocked_until).where(
+            c.key.in_(list(keys))
+        )
+        return {
+            str(key): Counter(int(count), float(start), None if until is None else float(until))
+            for key, count, start, until in self._rows(stmt)
+        }
+
     def _row(self, key: str) -> tuple[int, float, float | None] | None:
         """(count, window_start, blocked_until) of `key`, if it has a row."""
         c = auth_counter.c
-        stmt = sa.select(c.count, c.window_start, c.blocked_until).where(c.key == key)
-        # a read-only transaction: on SQLite it does not queue behind writers
-        with self.engine.connect() as raw:
-            conn = raw.execution_options(bastion_readonly=True)
-            with conn.begin():
-                row = conn.execute(stmt).first()
-        if row is None:
+        rows = self._rows(sa.select(c.count, c.window_start, c.blocked_until).where(c.key == key))
+        if not rows:
             return None
-        count, start, until = row
+        count, start, until = rows[0]
         return int(count), float(start), None if until is None else float(until)
+
+    def _rows(self, stmt: sa.Select[Any]) -> Sequence[tuple[Any, ...]]:
+        # on SQLite it does not queue behind writers; on PostgreSQL one round trip
+        with reading(self.engine) as conn:
+            return [tuple(row) for row in conn.execute(stmt).all()]
 
 
 # Redis keeps one hash per key: n (count), s (window start), b (blocked until), t (the latest
@@ -271,3 +313,15 @@ class RedisCounterStore:
 
     def reset(self, key: str) -> None:
         self.client.delete(self._key(key))
+
+    def read(self, keys: Sequence[str]) -> dict[str, Counter]:
+        pipe = self.client.pipeline(transaction=False)
+        for key in keys:
+            pipe.hmget(self._key(key), ["n", "s", "b"])
+        found: dict[str, Counter] = {}
+        for key, (n, s, b) in zip(keys, pipe.execute(), strict=True):
+            if n is None and b is None:
+                continue
+            start = 0.0 if s is None else float(s)
+            found[key] = Counter(0 if n is None else int(n), start, None if b is None else float(b))
+        return found

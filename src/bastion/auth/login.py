@@ -212,7 +212,7 @@ class LoginFlow:
             self._before(t)
         keys = self.throttle.keys(login, attempt.ip, device if known else None)
         try:
-            self.throttle.check(keys, now)
+            seen = self.throttle.check(keys, now)
         except RateLimitError:
             self._record(now, t.uid, "sign-in throttled", login)
             raise
@@ -235,7 +235,7 @@ class LoginFlow:
                 verify_password(password, user.password)
         except VerificationError:
             self._fail(keys, t)
-        self.throttle.succeeded(keys, now)
+        self.throttle.succeeded(keys, now, seen)
         if needs_rehash(user.password):
             # Hashes imported from Odoo (PBKDF2) or made with older parameters become Argon2id.
             self._store_hash(user.uid, hash_password(password))

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from bastion.auth.passkeys import Passkeys
+import sqlalchemy as sa
+
+from bastion.auth.passkeys import PASSKEY_TABLE, Passkeys
 from bastion.auth.recovery import RecoveryCodes
-from bastion.auth.totp import TotpFactor
+from bastion.auth.totp import TOTP_TABLE, TotpFactor
+from bastion.core.database import reading
 
 TOTP = "totp"
 PASSKEY = "passkey"
@@ -36,7 +39,17 @@ class Mfa:
         Recovery codes alone do not count: they are a fallback for a lost factor, and counting
         them would let a user who never set up a device skip enrolment that a group requires.
         """
-        return self.totp.is_enrolled(uid) or self.passkeys.has_passkey(uid)
+        engine = self.totp.engine
+        if engine is not self.passkeys.engine:
+            return self.totp.is_enrolled(uid) or self.passkeys.has_passkey(uid)
+        # One read for both, as this is asked on every RPC call made with a password.
+        t, p = TOTP_TABLE, PASSKEY_TABLE
+        either = sa.or_(
+            sa.exists().where(t.c.uid == uid, t.c.confirmed.is_(True)),
+            sa.exists().where(p.c.uid == uid),
+        )
+        with reading(engine) as conn:
+            return bool(conn.execute(sa.select(either)).scalar())
 
     def remove_all(self, uid: int) -> None:
         """Remove every second factor of the user (an admin reset, or a lost device)."""

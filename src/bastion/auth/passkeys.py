@@ -90,6 +90,11 @@ class Passkeys:
     def __init__(self, engine: sa.Engine) -> None:
         self._engine = engine
 
+    @property
+    def engine(self) -> sa.Engine:
+        """The database the factors are kept in."""
+        return self._engine
+
     # -- registration --------------------------------------------------------------------
 
     def registration_options(

@@ -8,7 +8,7 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 
-from bastion.auth.counters import CounterStore
+from bastion.auth.counters import Counter, CounterStore
 from bastion.auth.network import network_of, normalize_ip
 from bastion.crypto.digest import sha256_hex
 from bastion.errors import ConfigError, RateLimitError, ValidationError
@@ -28,6 +28,13 @@ class ThrottleKeys:
     account: str
     ip: str
     network: str
+
+
+@dataclass(frozen=True, slots=True)
+class ThrottleSeen:
+    """What `LoginThrottle.check` read of an attempt's account bucket (None: nothing held)."""
+
+    account: Counter | None
 
 
 def normalize_login(login: str) -> str:
@@ -91,12 +98,15 @@ class LoginThrottle:
             network=f"login:net:{network}",
         )
 
-    def check(self, keys: ThrottleKeys, now: datetime) -> None:
-        """Raise RateLimitError while any bucket is blocked, with the longest wait remaining."""
+    def check(self, keys: ThrottleKeys, now: datetime) -> ThrottleSeen:
+        """Raise RateLimitError while any bucket is blocked, with the longest wait remaining.
+
+        The three buckets are one read; what it found is returned for `succeeded`."""
         at = now.timestamp()
         remaining = 0.0
-        for key in (keys.account, keys.ip, keys.network):
-            until = self.store.blocked_until(key, at)
+        found = self.store.read((keys.account, keys.ip, keys.network))
+        for counter in found.values():
+            until = counter.blocked_at(at)
             if until is not None:
                 remaining = max(remaining, until - at)
         if remaining > 0:
@@ -106,6 +116,7 @@ class LoginThrottle:
                 f"Too many failed sign-in attempts; try again in {seconds} {unit}.",
                 retry_after=seconds,
             )
+        return ThrottleSeen(found.get(keys.account))
 
     def failed(self, keys: ThrottleKeys, now: datetime) -> None:
         """Count a failure in every bucket; block those at or past their limit."""
@@ -119,11 +130,21 @@ class LoginThrottle:
             if failures >= limit:
                 self.store.block(key, at + self.delay(failures, limit))
 
-    def succeeded(self, keys: ThrottleKeys, now: datetime) -> None:
+    def succeeded(
+        self, keys: ThrottleKeys, now: datetime, seen: ThrottleSeen | None = None
+    ) -> None:
         """Clear the account bucket. The IP and network ones stay: an attacker who owns one
-        account must not wipe their address's record by signing into it."""
+        account must not wipe their address's record by signing into it.
+
+        `seen`: what `check` read for this attempt; then nothing is read again, and a failure
+        counted between the two stays counted (the cautious side)."""
         # Most sign-ins follow no failure: a read spares them a write (and a lock on SQLite).
-        if self.store.count(keys.account, now.timestamp(), self.window) > 0:
+        at = now.timestamp()
+        if seen is None:
+            failures = self.store.count(keys.account, at, self.window)
+        else:
+            failures = 0 if seen.account is None else seen.account.count_at(at, self.window)
+        if failures > 0:
             self.store.reset(keys.account)
 
     def delay(self, failures: int, limit: int) -> float:

@@ -46,6 +46,11 @@ class TotpFactor:
         self._engine = engine
         self._sealer = sealer
 
+    @property
+    def engine(self) -> sa.Engine:
+        """The database the factors are kept in."""
+        return self._engine
+
     def begin(self, uid: int, now: datetime) -> str:
         """Start (or restart) enrolment; return the new secret for the QR code.
 

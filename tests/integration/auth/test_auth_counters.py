@@ -148,6 +148,36 @@ def test_fractional_times_are_kept(store: CounterStore) -> None:
     assert store.count("k", T0 + 1.625, 1.5) == 0
 
 
+def test_read_gives_several_keys_at_once(store: CounterStore) -> None:
+    store.hit("a", T0, WINDOW)
+    store.hit("a", T0 + 1, WINDOW)
+    store.hit("b", T0 + 2.5, WINDOW)
+    store.block("b", T0 + 30.5)
+    found = store.read(["a", "b", "never-hit"])
+    assert set(found) == {"a", "b"}  # nothing held: left out
+    assert (found["a"].count, found["a"].window_start, found["a"].blocked_until) == (2, T0, None)
+    assert (found["b"].count, found["b"].window_start) == (1, T0 + 2.5)
+    assert found["b"].blocked_until == T0 + 30.5
+
+
+def test_read_agrees_with_count_and_blocked_until(store: CounterStore) -> None:
+    store.hit("k", T0, WINDOW)
+    store.block("k", T0 + 10)
+    store.block("only-blocked", T0 + 5)
+    found = store.read(["k", "only-blocked"])
+    for at in (T0, T0 + 5, T0 + 10, T0 + WINDOW - 0.5, T0 + WINDOW):
+        for key in ("k", "only-blocked"):
+            assert found[key].count_at(at, WINDOW) == store.count(key, at, WINDOW)
+            assert found[key].blocked_at(at) == store.blocked_until(key, at)
+
+
+def test_read_of_nothing_held_is_empty(store: CounterStore) -> None:
+    store.hit("other", T0, WINDOW)
+    assert store.read(["a", "b"]) == {}
+    store.reset("other")
+    assert store.read(["other"]) == {}
+
+
 # -- blocking ----------------------------------------------------------------------------------
 
 

@@ -110,6 +110,30 @@ def test_passkey_is_a_second_factor(mfa: Mfa, clock: FixedClock) -> None:
     assert mfa.has_second_factor(1)
 
 
+def test_another_users_factors_do_not_count(mfa: Mfa, clock: FixedClock) -> None:
+    enrol_totp(mfa, clock, uid=2)
+    add_passkey(mfa, clock, uid=3)
+    assert not mfa.has_second_factor(1)
+    assert mfa.has_second_factor(2) and mfa.has_second_factor(3)
+
+
+def test_second_factor_question_is_one_read(mfa: Mfa, engine: sa.Engine, clock: FixedClock) -> None:
+    enrol_totp(mfa, clock, uid=2)
+    statements: list[str] = []
+
+    def seen(*args: object) -> None:
+        statements.append(str(args[2]))
+
+    sa.event.listen(engine, "before_cursor_execute", seen)
+    try:
+        assert mfa.has_second_factor(2)
+        assert not mfa.has_second_factor(1)
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", seen)
+    reads = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
+    assert len(reads) == 2, statements
+
+
 def test_recovery_codes_alone_are_not_a_second_factor(mfa: Mfa, clock: FixedClock) -> None:
     mfa.recovery.generate(1, clock.now())
     assert mfa.factors(1) == {"recovery"}

@@ -1,6 +1,7 @@
 """Passwords kept after they verified (`web/rpc/credentials.py`): the next call skips Argon2,
 and every change that must stop a password does so on the very next call, even when made by
-another process (here: another open tenant, as `bastion users` would)."""
+another process (here: another open tenant, as `bastion users` would); the risk engine's word
+on the caller's address is asked again once a minute, as for a signed-in browser."""
 
 from __future__ import annotations
 
@@ -14,11 +15,13 @@ from typing import Any
 import pytest
 
 import bastion.auth.login as login_module
+import bastion.web.rpc.services as services_module
 from bastion.bootstrap.auth import auth_for
 from bastion.bootstrap.tenants import open_tenant
 from bastion.bootstrap.users import set_active, set_password
 from bastion.core.tenant import Tenant
 from bastion.crypto.totp import totp_code_at
+from bastion.web.rpc.credentials import RISK_EVERY
 from support.rpc import PASSWORD, TENANT, RpcSite, demo_template
 from support.web_client import WebClient
 
@@ -157,9 +160,33 @@ def test_an_address_refused_for_guessing_is_refused_even_with_a_kept_password(
     else:
         pytest.fail("the address was never refused")
     hashed = len(hashes)
+    # As a signed-in browser's address, the kept password's is re-assessed once a minute.
+    site.clock.advance(seconds=RISK_EVERY)
     assert refused(search(web, uid, PASSWORD, ip=attacker)) != WRONG
     assert len(hashes) == hashed  # refused before any hash
     assert "result" in search(web, uid, PASSWORD, ip=elsewhere)  # the twin
+
+
+def test_a_kept_password_is_reassessed_once_a_minute(
+    site: RpcSite, web: WebClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    uid = site.uid("sales")
+    asked: list[str] = []
+    real = services_module._risk_allows
+
+    def counting(auth: Any, login: str, uid: int, caller: Any) -> bool:
+        asked.append(login)
+        return real(auth, login, uid, caller)
+
+    monkeypatch.setattr(services_module, "_risk_allows", counting)
+    assert "result" in search(web, uid, PASSWORD)  # the full sign-in flow assesses it
+    site.clock.advance(seconds=RISK_EVERY - 1)
+    assert "result" in search(web, uid, PASSWORD)
+    assert asked == []
+    site.clock.advance(seconds=1)
+    assert "result" in search(web, uid, PASSWORD)
+    assert "result" in search(web, uid, PASSWORD)
+    assert asked == ["sales"]  # asked once at the minute, not again right after
 
 
 def test_an_address_the_throttle_blocks_is_refused_even_with_a_kept_password(

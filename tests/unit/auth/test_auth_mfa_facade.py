@@ -12,6 +12,9 @@ from bastion.auth.mfa import Mfa
 class Totp:
     enrolled: bool = False
     removed: list[int] = field(default_factory=list)
+    # not the passkeys' database: the facade asks each store (the one read is tested on real
+    # stores in tests/integration/auth/test_auth_mfa.py)
+    engine: object = field(default_factory=object)
 
     def is_enrolled(self, uid: int) -> bool:
         return self.enrolled
@@ -36,6 +39,7 @@ class Recovery:
 class Keys:
     present: bool = False
     removed: list[int] = field(default_factory=list)
+    engine: object = field(default_factory=object)
 
     def has_passkey(self, uid: int) -> bool:
         return self.present

@@ -118,6 +118,62 @@ def test_success_resets_account_bucket(throttle: LoginThrottle, clock: FixedCloc
     throttle.check(keys, clock.now())
 
 
+class CountingStore(MemoryCounterStore):
+    """A memory store that notes which reads it answered."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads: list[str] = []
+
+    def count(self, key: str, now: float, window: float) -> int:
+        self.reads.append("count")
+        return super().count(key, now, window)
+
+    def read(self, keys: Any) -> Any:
+        self.reads.append("read")
+        return super().read(keys)
+
+
+def test_check_is_one_read_and_success_after_it_none(clock: FixedClock) -> None:
+    store = CountingStore()
+    throttle = LoginThrottle(store)
+    keys = throttle.keys("alice", IP, None)
+    fail(throttle, keys, clock, times=2)
+    store.reads.clear()
+    seen = throttle.check(keys, clock.now())
+    throttle.succeeded(keys, clock.now(), seen)
+    assert store.reads == ["read"]
+    assert store.count(keys.account, clock.now().timestamp(), throttle.window) == 0  # reset
+
+
+def test_success_with_what_check_saw_resets_only_a_counted_bucket(clock: FixedClock) -> None:
+    store = CountingStore()
+    throttle = LoginThrottle(store)
+    keys = throttle.keys("alice", IP, None)
+    seen = throttle.check(keys, clock.now())  # nothing held yet
+    assert seen.account is None
+    # a failure counted after the check stays counted: the cautious side
+    throttle.failed(keys, clock.now())
+    throttle.succeeded(keys, clock.now(), seen)
+    assert store.count(keys.account, clock.now().timestamp(), throttle.window) == 1
+    # without what check saw, success reads the bucket and clears it
+    throttle.succeeded(keys, clock.now())
+    assert store.count(keys.account, clock.now().timestamp(), throttle.window) == 0
+
+
+def test_success_after_the_window_ended_clears_nothing(clock: FixedClock) -> None:
+    store = CountingStore()
+    throttle = LoginThrottle(store)
+    keys = throttle.keys("alice", IP, None)
+    fail(throttle, keys, clock, times=1)
+    seen = throttle.check(keys, clock.now())
+    assert seen.account is not None and seen.account.count == 1
+    clock.advance(seconds=throttle.window)
+    store.reads.clear()
+    throttle.succeeded(keys, clock.now(), seen)
+    assert store.reads == []
+
+
 def test_success_keeps_ip_bucket(store: MemoryCounterStore, clock: FixedClock) -> None:
     throttle = LoginThrottle(store, account_limit=100, ip_limit=3)
     victim = throttle.keys("victim", IP, None)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bastion.web.rpc.credentials import VerifiedPasswords
+from bastion.web.rpc.credentials import RISK_EVERY, VerifiedPasswords
 
 PASSWORD = "correct horse battery staple"
 NOW = 1_800_000_000.0
@@ -37,6 +37,29 @@ def test_an_entry_expires_after_its_time() -> None:
     passwords.remember("acme", 7, IP, PASSWORD, stamp="s1", login="alice", now=NOW)
     assert passwords.lookup("acme", 7, IP, PASSWORD, NOW + 60) is None
     assert not kept(passwords)  # and it is gone, even for an earlier time
+
+
+def test_the_risk_engine_is_due_a_minute_after_it_last_allowed_the_caller() -> None:
+    passwords = VerifiedPasswords()
+    passwords.remember("acme", 7, IP, PASSWORD, stamp="s1", login="alice", now=NOW)
+    found = passwords.lookup("acme", 7, IP, PASSWORD, NOW)
+    assert found is not None
+    assert not found.assessment_due(NOW) and not found.assessment_due(NOW + RISK_EVERY - 0.1)
+    assert found.assessment_due(NOW + RISK_EVERY)
+    assert found.assessment_due(NOW - 1)  # a clock that went back asks again
+    passwords.assessed("acme", 7, IP, PASSWORD, NOW + RISK_EVERY)
+    again = passwords.lookup("acme", 7, IP, PASSWORD, NOW + RISK_EVERY)
+    assert again is not None and not again.assessment_due(NOW + RISK_EVERY + 1)
+    assert (again.stamp, again.login, again.expires) == (found.stamp, found.login, found.expires)
+
+
+def test_assessed_touches_only_its_own_entry() -> None:
+    passwords = VerifiedPasswords()
+    passwords.remember("acme", 7, IP, PASSWORD, stamp="s1", login="alice", now=NOW)
+    passwords.assessed("acme", 8, IP, PASSWORD, NOW + RISK_EVERY)  # no such entry: nothing made
+    assert len(passwords) == 1
+    found = passwords.lookup("acme", 7, IP, PASSWORD, NOW + RISK_EVERY)
+    assert found is not None and found.assessment_due(NOW + RISK_EVERY)
 
 
 def test_forget_removes_an_entry_and_only_that_one() -> None:

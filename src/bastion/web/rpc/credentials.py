@@ -20,17 +20,23 @@ for a browser that signed in, and is checked on every call like one:
   takes the full path and sees the change.
 - The user must still have no second factor (read on every call: those tables are not
   stamped); with one, the full path refuses the password as before.
+- The risk engine's word before the password is asked again once `RISK_EVERY` seconds have
+  passed since it last allowed this caller, as the session guard re-assesses a signed-in
+  browser's address once a minute (`web/risk_guard.py`): an address it bans or a defensive
+  mode it enters stops kept passwords within a minute, from any process. Between two asks,
+  the login throttle (every call) still stops an address that keeps guessing.
 - A wrong password never matches a kept digest, so it always costs a hash and counts as a
   failure; another address never matches either, so it gets the full flow, risk engine
   included. API keys (a fast hash already) are never kept.
 
 What a kept entry does not repeat, for the same user, password and address within `ttl`: the
-risk engine's assessments (and its learning) and the hash. The risk engine's own address bans
-are not consulted on those calls; the login throttle, which blocks addresses too, is.
+hash, the risk engine's assessment after the password and its learning, and (within
+`RISK_EVERY`) its assessment before the password.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -42,18 +48,28 @@ PURPOSE = "rpc verified password"
 #: Seconds a verified password is kept at most, and how many are kept per process.
 DEFAULT_TTL = 600.0
 DEFAULT_SIZE = 4096
+#: Seconds a kept password goes without the risk engine's "before" verdict (the session guard's
+#: re-assessment interval for a signed-in browser).
+RISK_EVERY = 60.0
 
 
 @dataclass(frozen=True, slots=True)
 class Verified:
-    """A password that verified: under which access stamp, as which login, until when."""
+    """A password that verified: under which access stamp, as which login, until when, and
+    when the risk engine last allowed the caller."""
 
     stamp: str
     login: str
     expires: float
+    assessed: float
 
     def __repr__(self) -> str:
-        return f"Verified(login={self.login!r}, expires={self.expires})"
+        return f"Verified(login={self.login!r}, expires={self.expires}, assessed={self.assessed})"
+
+    def assessment_due(self, now: float) -> bool:
+        """True when the risk engine must be asked again (see `RISK_EVERY`); a clock that went
+        back counts as due."""
+        return not (self.assessed <= now < self.assessed + RISK_EVERY)
 
 
 class VerifiedPasswords:
@@ -97,10 +113,18 @@ class VerifiedPasswords:
         """Keep a password that has just verified from `ip` (`stamp`: read before the check)."""
         digest = self._digest(tenant, uid, ip, password)
         with self._lock:
-            self._entries[digest] = Verified(stamp, login, now + self._ttl)
+            self._entries[digest] = Verified(stamp, login, now + self._ttl, now)
             self._entries.move_to_end(digest)
             while len(self._entries) > self._size:
                 self._entries.popitem(last=False)
+
+    def assessed(self, tenant: str, uid: int, ip: str, password: str, now: float) -> None:
+        """The risk engine allowed this kept password's caller at `now` (nothing if gone)."""
+        digest = self._digest(tenant, uid, ip, password)
+        with self._lock:
+            found = self._entries.get(digest)
+            if found is not None:
+                self._entries[digest] = dataclasses.replace(found, assessed=now)
 
     def forget(self, tenant: str, uid: int, ip: str, password: str) -> None:
         with self._lock:

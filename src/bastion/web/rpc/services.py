@@ -204,15 +204,18 @@ def _verified_before(
     throttle = auth.login.throttle
     keys = throttle.keys(found.login, caller.ip, None)
     try:
-        throttle.check(keys, caller.now)
+        seen = throttle.check(keys, caller.now)
     except RateLimitError:
         return None  # the full path refuses it, and records that it did
     if found.stamp != auth.tenant.access_cache.stamp() or auth.mfa.has_second_factor(uid):
         passwords.forget(tenant, uid, caller.ip, password)
         return None
-    if not _risk_allows(auth, found.login, uid, caller):
-        return None  # the full path refuses it, and records that it did
-    throttle.succeeded(keys, caller.now)
+    now = caller.now.timestamp()
+    if found.assessment_due(now):
+        if not _risk_allows(auth, found.login, uid, caller):
+            return None  # the full path refuses it, and records that it did
+        passwords.assessed(tenant, uid, caller.ip, password, now)
+    throttle.succeeded(keys, caller.now, seen)
     return ApiIdentity(uid, None)
 
 
