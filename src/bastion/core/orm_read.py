@@ -206,7 +206,15 @@ def fetch(
     table = model._table
     stored = [f for f in chosen if isinstance(f, Field) and f.store and f.name != "id"]
     names = ["id", *(f.name for f in stored)]
-    query = sa.select(*(table.c[n] for n in names)).where(cond)
+    columns: list[Any] = [table.c[n] for n in names]
+    named: list[str] = []  # many2one fields whose names come in the same row
+    for f in stored:
+        if isinstance(f, Many2one):
+            name = _name_column(model, f)
+            if name is not None:
+                columns.append(name)
+                named.append(f.name)
+    query = sa.select(*columns).where(cond)
     if paging is not None:
         terms, offset, limit = paging
         query = query.order_by(*terms)
@@ -214,11 +222,12 @@ def fetch(
             query = query.offset(offset)
         if limit is not None:
             query = query.limit(limit)
-    records = [dict(zip(names, row, strict=True)) for row in model.env.conn.execute(query).all()]
-    if not records:
-        return records
+    rows = model.env.conn.execute(query).all()
+    if not rows:
+        return []
+    records = _records(names, named, rows)
     for f in stored:
-        if isinstance(f, Many2one):
+        if isinstance(f, Many2one) and f.name not in named:
             _fill_many2one(model, f, records)
     for item in chosen:
         if isinstance(item, str):
@@ -251,6 +260,48 @@ def display_names(
         ).all():
             out[row[0]] = row[1] if rec else f"{cls._name},{row[0]}"
     return out
+
+
+def _name_column(model: Model, f: Many2one) -> Any | None:
+    """The name of each row's related record as a column of the row's own SELECT: a scalar
+    subquery over the related records the user may read (so an unreadable one gives NULL, as
+    `display_names` leaves it out). None where the names are read apart, as before: a related
+    model without a name field, one the user may not read, or a name field closed to them
+    (refused there only if some row links to a record)."""
+    env = model.env
+    comodel = env.registry[f.comodel]
+    rec = comodel.rec_name()
+    if (
+        rec is None
+        or not env.policy.model_allowed(comodel._name, "read")
+        or not env.policy.field_allowed(comodel._fields[rec])
+    ):
+        return None
+    co = comodel._table
+    # The rule stays inside a subquery of its own, in FROM: nothing in it is correlated with
+    # the outer row, even when the relation points back at the same table.
+    readable = sa.select(co.c.id, co.c[rec]).where(env.compiler.readable(comodel)).subquery()
+    key = model._table.c[f.name]
+    return sa.select(readable.c[rec]).where(readable.c.id == key).scalar_subquery()
+
+
+def _records(
+    names: list[str], named: list[str], rows: Sequence[sa.Row[Any]]
+) -> list[dict[str, Any]]:
+    """Rows as dicts; the many2one fields in `named` (their names last in each row) become
+    `(id, name)`, `(id, None)` where the related record is not readable."""
+    if not named:
+        return [dict(zip(names, row, strict=True)) for row in rows]
+    width = len(names)
+    records = []
+    for row in rows:
+        record = dict(zip(names, row[:width], strict=True))
+        for offset, name in enumerate(named):
+            value = record[name]
+            if value is not None:
+                record[name] = (value, row[width + offset])
+        records.append(record)
+    return records
 
 
 def _fill_many2one(model: Model, f: Many2one, records: list[dict[str, Any]]) -> None:

@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from core_models import World, audit_rows, scratch
 
 from bastion.core.environment import Environment
@@ -132,6 +133,38 @@ def test_many2one_path_needs_the_related_record_readable(
     row = plain["test.item"].read([child], ["parent_id"])[0]
     assert row["parent_id"] == (parent, None)
     assert manager["test.item"].read([child], ["parent_id"])[0]["parent_id"] == (parent, "p")
+
+
+def test_many2one_names_come_in_the_rows_own_select(
+    world: World, sys_env: Environment, item: Make
+) -> None:
+    other = world.uid("plain2")  # in company 2 only: plain cannot read that user
+    hidden = item(name="hidden parent", owner_id=other, company_id=world.companies["c2"])
+    shown = item(name="shown parent")
+    first = item(name="a child", parent_id=hidden, owner_id=world.uid("plain"))
+    second = item(name="b child", parent_id=shown)
+    plain = as_user(world, sys_env, "plain")
+    manager = as_user(world, sys_env, "manager")
+    statements: list[str] = []
+
+    def seen(*args: object) -> None:
+        statements.append(str(args[2]))
+
+    engine = world.tenant.engine
+    sa.event.listen(engine, "before_cursor_execute", seen)
+    try:
+        rows = plain["test.item"].search_read(
+            [("id", "in", [first, second])], ["parent_id", "owner_id"], order="name"
+        )
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", seen)
+    assert [r["parent_id"] for r in rows] == [(hidden, None), (shown, "shown parent")]
+    assert rows[0]["owner_id"] == (world.uid("plain"), "Plain")  # the name of a readable user
+    assert rows[1]["owner_id"] is None
+    assert len([s for s in statements if "test_item" in s]) == 1, statements
+    # the twin: who may read the parent sees its name in the same kind of row
+    rows = manager["test.item"].search_read([("id", "=", first)], ["parent_id"])
+    assert rows[0]["parent_id"] == (hidden, "hidden parent")
 
 
 def test_many2one_like_searches_the_related_name(
