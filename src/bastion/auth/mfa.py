@@ -13,6 +13,15 @@ TOTP = "totp"
 PASSKEY = "passkey"
 RECOVERY = "recovery"
 
+_UID = sa.bindparam("uid", type_=sa.Integer)
+#: A confirmed TOTP app or a passkey of the user `:uid` (built once, bound per call).
+_EITHER = sa.select(
+    sa.or_(
+        sa.exists().where(TOTP_TABLE.c.uid == _UID, TOTP_TABLE.c.confirmed.is_(True)),
+        sa.exists().where(PASSKEY_TABLE.c.uid == _UID),
+    )
+)
+
 
 class Mfa:
     """A facade over the TOTP, passkey and recovery-code stores."""
@@ -43,13 +52,8 @@ class Mfa:
         if engine is not self.passkeys.engine:
             return self.totp.is_enrolled(uid) or self.passkeys.has_passkey(uid)
         # One read for both, as this is asked on every RPC call made with a password.
-        t, p = TOTP_TABLE, PASSKEY_TABLE
-        either = sa.or_(
-            sa.exists().where(t.c.uid == uid, t.c.confirmed.is_(True)),
-            sa.exists().where(p.c.uid == uid),
-        )
         with reading(engine) as conn:
-            return bool(conn.execute(sa.select(either)).scalar())
+            return bool(conn.execute(_EITHER, {"uid": uid}).scalar())
 
     def remove_all(self, uid: int) -> None:
         """Remove every second factor of the user (an admin reset, or a lost device)."""

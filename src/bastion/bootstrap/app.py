@@ -1,7 +1,8 @@
 """What the web edge is built from: `Settings` -> `Services` (the data directory's tenants).
 
 Tenants are found on disk at each call, so one made by `bastion init` while the server runs is
-served without a restart, and opened once per process on first use.
+served without a restart, and opened once per process on first use. (The listing is kept while
+the tenants directory's modification time stays the same, see `tenant_names`.)
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +44,7 @@ class Services:
         self._lock = threading.Lock()
         self._keys: AuthKeys | None = None
         self._redis: Any | None = None
+        self._names: tuple[int, tuple[str, ...]] | None = None  # (directory mtime, names)
         # One gate for the process: every tenant's sign-ins share the same cores, and the
         # workers of this data directory share one machine-wide budget for unknown devices.
         self._gate = HashGate(
@@ -97,10 +100,31 @@ class Services:
             return self._keys
 
     def tenant_names(self) -> list[str]:
+        """The tenants on disk (each a directory with a manifest), sorted.
+
+        Every request asks (to pick its tenant), so the listing is kept under the tenants
+        directory's modification time, which adding or removing a tenant changes; one stat
+        instead of a listing and a stat per tenant. It is kept only when every directory is a
+        finished tenant (one being made gets its manifest without touching the directory above)
+        and the modification time is over a second old: file systems stamp times with a coarse
+        clock, so a change in the same tick as the listing could leave the time unchanged.
+        """
         root = self.settings.tenants_dir
+        try:
+            stamp = root.stat().st_mtime_ns
+        except OSError:
+            return []
+        kept = self._names
+        if kept is not None and kept[0] == stamp:
+            return list(kept[1])
         if not root.is_dir():
             return []
-        return sorted(p.name for p in root.iterdir() if (p / MANIFEST).is_file())
+        children = [p for p in root.iterdir() if p.is_dir()]
+        names = sorted(p.name for p in children if (p / MANIFEST).is_file())
+        # The file system's clock, not a tenant's: the comparison is with its own timestamps.
+        settled = time.time_ns() - stamp > 1_000_000_000
+        self._names = (stamp, tuple(names)) if settled and len(names) == len(children) else None
+        return names
 
     def tenant(self, name: str) -> Tenant:
         """The open tenant `name`; raises `TenantError` if the data directory has none."""

@@ -267,7 +267,17 @@ def _name_column(model: Model, f: Many2one) -> Any | None:
     subquery over the related records the user may read (so an unreadable one gives NULL, as
     `display_names` leaves it out). None where the names are read apart, as before: a related
     model without a name field, one the user may not read, or a name field closed to them
-    (refused there only if some row links to a record)."""
+    (refused there only if some row links to a record).
+
+    Kept in the policy's memo, beside the compiled rules it is built from (same lifetime)."""
+    memo = model.env.policy.memo
+    key = ("many2one name", model._name, f.name)
+    if key not in memo:
+        memo[key] = _build_name_column(model, f)
+    return memo[key]
+
+
+def _build_name_column(model: Model, f: Many2one) -> Any | None:
     env = model.env
     comodel = env.registry[f.comodel]
     rec = comodel.rec_name()
@@ -281,8 +291,8 @@ def _name_column(model: Model, f: Many2one) -> Any | None:
     # The rule stays inside a subquery of its own, in FROM: nothing in it is correlated with
     # the outer row, even when the relation points back at the same table.
     readable = sa.select(co.c.id, co.c[rec]).where(env.compiler.readable(comodel)).subquery()
-    key = model._table.c[f.name]
-    return sa.select(readable.c[rec]).where(readable.c.id == key).scalar_subquery()
+    link = model._table.c[f.name]
+    return sa.select(readable.c[rec]).where(readable.c.id == link).scalar_subquery()
 
 
 def _records(

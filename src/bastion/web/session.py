@@ -51,6 +51,7 @@ class SessionMiddleware:
         self.services = services
         self.clock: Clock = clock or SystemClock()
         self._signers: tuple[DeviceCookies, Signer] | None = None
+        self._pre: Signer | None = None
 
     def _keyed(self) -> tuple[DeviceCookies, Signer]:
         """The device cookie codec and the signal-nonce signer (the keys load on first use)."""
@@ -59,6 +60,12 @@ class SessionMiddleware:
             devices = DeviceCookies(keys.signer(DEVICE_PURPOSE))
             self._signers = (devices, keys.signer(SIGNALS_PURPOSE))
         return self._signers
+
+    def _pre_signer(self) -> Signer:
+        """The signer of anonymous CSRF tokens (made once: its key is derived per purpose)."""
+        if self._pre is None:
+            self._pre = self.services.keys.signer("csrf-pre")
+        return self._pre
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -97,7 +104,7 @@ class SessionMiddleware:
         if session is not None:
             state["csrf_expected"] = session.csrf_token
         else:
-            state["csrf_expected"] = self.services.keys.signer("csrf-pre").sign(pre.encode())
+            state["csrf_expected"] = self._pre_signer().sign(pre.encode())
         secure = secure_cookies(scope)
 
         async def send_with_cookies(message: Message) -> None:
