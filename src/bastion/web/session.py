@@ -7,6 +7,8 @@ It puts into the scope's state, for the routes and the CSRF check below it:
     session         the live `Session`, or None;  session_token: its cookie value
     device_id       the id of the long-lived device cookie `<id>.<mac>` (see `device_cookie`):
                     a new random one, set here, when the cookie is missing or does not verify
+                    (on the API paths without a session cookie: the one sent, or None; no
+                    cookie is minted or set there, as programs keep none)
     signals_signer  the `Signer` of the login page's browser-signal nonces (`risk_signals`)
     csrf_expected   the session's token, or for anonymous visitors one bound to a pre-session
                     cookie: a cross-site page can neither read that cookie nor compute the token
@@ -33,6 +35,7 @@ from bastion.crypto.random import token_urlsafe
 from bastion.crypto.signing import Signer
 from bastion.errors import BastionError, VerificationError
 from bastion.web.device_cookie import DEVICE_PURPOSE, DeviceCookies
+from bastion.web.risk_api import is_api_path
 from bastion.web.risk_signals import SIGNALS_PURPOSE
 
 log = logging.getLogger(__name__)
@@ -92,6 +95,14 @@ class SessionMiddleware:
         state["signals_signer"] = signals_signer
         # A cookie whose MAC does not verify is a new device, never the one it claims to be.
         device_id = devices.read(cookies.get(DEVICE_COOKIE))
+        if not token and is_api_path(scope.get("path", "")):
+            # A program's call carries its own credentials (password, API key) and its clients
+            # keep no cookies: a device, a pre-session and a CSRF token minted for it would be
+            # thrown away with the answer. None are made, nor any cookie set.
+            state["device_id"] = device_id
+            state["csrf_expected"] = None
+            await self.app(scope, receive, send)
+            return
         new_device = device_id is None
         if device_id is None:
             device_id, device_value = devices.new()

@@ -149,3 +149,19 @@ def test_context_keys_outside_the_allowed_few_are_ignored(site: RpcSite) -> None
                                                        "allowed_company_ids": [1, 2]}})  # fmt: skip
     with site.web() as web:
         assert isinstance(web.post("/jsonrpc", json=call).json()["result"], int)
+
+
+def test_a_program_s_call_gets_no_cookie(site: RpcSite) -> None:
+    call = envelope("object", "execute_kw", TENANT, site.uid("sales"), PASSWORD, "res.partner",
+                    "search", [[]], {"limit": 1})  # fmt: skip
+    with site.web() as web:
+        answered = web.post("/jsonrpc", json=call)
+        version = web.post("/xmlrpc/2/common", content=b"<?xml version='1.0'?>"
+                           b"<methodCall><methodName>version</methodName></methodCall>")  # fmt: skip
+        page = web.get("/web/login")  # the twin: a browser's page gets its device and CSRF
+    assert "result" in answered.json()
+    assert "set-cookie" not in answered.headers
+    assert version.status_code == 200 and "set-cookie" not in version.headers
+    minted = page.headers.get_list("set-cookie")
+    assert any(c.startswith("bastion_device=") for c in minted), minted
+    assert len(minted) >= 2, minted
