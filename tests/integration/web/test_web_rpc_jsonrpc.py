@@ -151,13 +151,15 @@ def test_context_keys_outside_the_allowed_few_are_ignored(site: RpcSite) -> None
         assert isinstance(web.post("/jsonrpc", json=call).json()["result"], int)
 
 
+VERSION_CALL = b"<?xml version='1.0'?><methodCall><methodName>version</methodName></methodCall>"
+
+
 def test_a_program_s_call_gets_no_cookie(site: RpcSite) -> None:
     call = envelope("object", "execute_kw", TENANT, site.uid("sales"), PASSWORD, "res.partner",
                     "search", [[]], {"limit": 1})  # fmt: skip
     with site.web() as web:
         answered = web.post("/jsonrpc", json=call)
-        version = web.post("/xmlrpc/2/common", content=b"<?xml version='1.0'?>"
-                           b"<methodCall><methodName>version</methodName></methodCall>")  # fmt: skip
+        version = web.post("/xmlrpc/2/common", content=VERSION_CALL)
         page = web.get("/web/login")  # the twin: a browser's page gets its device and CSRF
     assert "result" in answered.json()
     assert "set-cookie" not in answered.headers
