@@ -77,11 +77,13 @@ class ApiWatch:
         geo: GeoResolver,
         now: dt.datetime,
         status: int | None,
+        due_checked: bool = False,
     ) -> Assessment | None:
-        """Assess (and, if flagged, record) the call in `note`; None when not due. Blocking."""
+        """Assess (and, if flagged, record) the call in `note`; None when not due. Blocking.
+        `due_checked`: the caller has just had `due` say yes (it is not asked twice)."""
         if note.tenant is None or note.uid is None:
             return None
-        if not self.due(note, client_ip_of(conn), now.timestamp()):
+        if not due_checked and not self.due(note, client_ip_of(conn), now.timestamp()):
             return None
         auth = services.auth(note.tenant)
         prefix = None

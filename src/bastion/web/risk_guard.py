@@ -168,18 +168,24 @@ class RiskGuardMiddleware:
             await self.app(scope, receive, send_status)
         finally:
             CURRENT_CALL.reset(reset)
-        if note.uid is None:
+        if note.uid is None or note.tenant is None:
             return
         started = time.perf_counter()
         try:
+            conn, now = HTTPConnection(scope), self.clock.now()
+            # Most calls are not due (once per caller and address every `api_every` seconds):
+            # asked here, a dict lookup, rather than in a worker thread.
+            if not self.api.due(note, client_ip_of(conn), now.timestamp()):
+                return
             assess = functools.partial(
                 self.api.assess,
                 self.services,
-                HTTPConnection(scope),
+                conn,
                 note,
                 geo=self.services.geo,
-                now=self.clock.now(),
+                now=now,
                 status=status[0] if status else None,
+                due_checked=True,
             )
             assessed = await to_thread.run_sync(assess)
         except Exception:  # the answer is gone already: a failure here must not look like one

@@ -76,21 +76,14 @@ class SessionMiddleware:
             return
         state: dict[str, Any] = scope.setdefault("state", {})
         cookies = _cookies(scope)
-        tenant = await to_thread.run_sync(self._tenant, scope, cookies)
-        state["tenant"] = tenant
-        state["auth"] = None
-        state["session"] = None
-        state["session_token"] = None
         token = cookies.get(SESSION_COOKIE)
-        clear = False
-        if tenant is not None:
-            state["auth"] = await to_thread.run_sync(self.services.auth, tenant)
-            if token:
-                session = await to_thread.run_sync(self._load, state["auth"], token)
-                if session is None:
-                    clear = True
-                else:
-                    state["session"], state["session_token"] = session, token
+        # One trip to a worker thread for all three (each trip costs a queue and two wake-ups).
+        tenant, auth, session = await to_thread.run_sync(self._resolve, scope, cookies, token)
+        state["tenant"] = tenant
+        state["auth"] = auth
+        state["session"] = session
+        state["session_token"] = token if session is not None else None
+        clear = bool(token) and auth is not None and session is None
         devices, signals_signer = self._keyed()
         state["signals_signer"] = signals_signer
         # A cookie whose MAC does not verify is a new device, never the one it claims to be.
@@ -144,6 +137,16 @@ class SessionMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_cookies)
+
+    def _resolve(
+        self, scope: Scope, cookies: dict[str, str], token: str | None
+    ) -> tuple[str | None, TenantAuth | None, Session | None]:
+        """The request's tenant, its identity services, and the live session of `token`."""
+        tenant = self._tenant(scope, cookies)
+        if tenant is None:
+            return None, None, None
+        auth = self.services.auth(tenant)
+        return tenant, auth, self._load(auth, token) if token else None
 
     def _load(self, auth: TenantAuth, token: str) -> Session | None:
         """The live session of an active user, or None (and a disabled user's is ended)."""
