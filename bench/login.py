@@ -175,6 +175,20 @@ def usage(server_group: int, bench_pids: Collection[int]) -> Usage:
     return Usage(time.monotonic(), server / tick, bench / tick, busy, total)
 
 
+async def settle(meter: Callable[[], Usage], *, idle: float = 0.05, limit: float = 30.0) -> None:
+    """Wait until the server is idle (under `idle` cores over half a second, twice running):
+    each worker loads its geolocation database in a thread after it starts (about a second
+    of CPU), which would otherwise land in the first measured run."""
+    began = last = meter()
+    quiet = 0
+    while quiet < 2 and last.at - began.at < limit:
+        await asyncio.sleep(0.5)
+        now = meter()
+        quiet = quiet + 1 if (now.server - last.server) / (now.at - last.at) < idle else 0
+        last = now
+    print(f"server settled after {last.at - began.at:.1f} s", flush=True)
+
+
 @contextlib.contextmanager
 def served(
     password: str, workers: int, database_url: str | None, redis_url: str | None
@@ -619,6 +633,7 @@ async def run(args: argparse.Namespace, server: Server, password: str) -> list[P
                 sys.exit(f"warm-up sign-ins failed: {warm.failures}")
             bench_pids = (os.getpid(), flooder.pid or 0)
             meter = functools.partial(usage, server.process.pid, bench_pids)
+            await settle(meter)
             for repeat in range(args.repeat):
                 for scenario in SCENARIOS:
                     phase = await run_phase(scenario, users, password, parent, meter, args)
