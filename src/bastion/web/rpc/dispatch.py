@@ -9,6 +9,7 @@ and one transaction per call, rolled back on any error.
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -52,8 +53,7 @@ def execute_kw(  # noqa: PLR0917 - Odoo's own execute_kw(model, method, args, kw
     context = _context(kwargs.pop("context", None))
     for name in IGNORED_KWARGS & kwargs.keys():
         kwargs.pop(name)
-    _check_signature(getattr(cls, method), model, method, args, kwargs)
-    args, kwargs = _false_means_unset(getattr(cls, method), args, kwargs)
+    args, kwargs = _false_means_unset(getattr(cls, method), model, method, args, kwargs)
     with tenant.transaction(readonly=method in READ_METHODS) as tx:
         env = tx.env(identity.uid, context=context)
         return getattr(env[model], method)(*args, **kwargs)
@@ -85,24 +85,23 @@ def _context(value: object) -> dict[str, Any]:
     return {k: v for k, v in value.items() if k in ALLOWED_CONTEXT}
 
 
-def _check_signature(
+#: The signatures of the models' methods, read once (the same few are called over and over).
+_signature = functools.lru_cache(maxsize=1024)(inspect.signature)
+
+
+def _false_means_unset(
     function: Any, model: str, method: str, args: list[Any], kwargs: dict[str, Any]
-) -> None:
+) -> tuple[list[Any], dict[str, Any]]:
+    """The arguments bound to `function`'s parameters (a `ValidationError` if they do not
+    fit). XML-RPC has no null, so Odoo clients send False for an optional argument they leave
+    out (`search(domain, 0, False, False)`): a parameter whose default is None takes None."""
+    signature = _signature(function)
     try:
-        inspect.signature(function).bind(None, *args, **kwargs)  # None stands for self
+        bound = signature.bind(None, *args, **kwargs)  # None stands for self
     except TypeError as exc:
         raise ValidationError(
             f"Wrong arguments for {model}.{method}: {_short(str(exc), 120)}."
         ) from None
-
-
-def _false_means_unset(
-    function: Any, args: list[Any], kwargs: dict[str, Any]
-) -> tuple[list[Any], dict[str, Any]]:
-    """XML-RPC has no null, so Odoo clients send False for an optional argument they leave
-    out (`search(domain, 0, False, False)`): a parameter whose default is None takes None."""
-    signature = inspect.signature(function)
-    bound = signature.bind(None, *args, **kwargs)
     for name, value in bound.arguments.items():
         if value is False and signature.parameters[name].default is None:
             bound.arguments[name] = None
