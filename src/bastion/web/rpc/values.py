@@ -39,13 +39,16 @@ def _json(value: Any) -> Any:
     kind = type(value)
     if kind in _AS_IS:
         return value
+    # Empty values are common (a record's unset fields): turned to False inline, not by a call.
     if kind is dict:
         return {
-            k if type(k) is str else str(k): v if type(v) in _AS_IS else _json(v)
+            k if type(k) is str else str(k): (
+                v if type(v) in _AS_IS else False if v is None else _json(v)
+            )
             for k, v in value.items()
         }
     if kind is list or kind is tuple:
-        return [v if type(v) in _AS_IS else _json(v) for v in value]
+        return [v if type(v) in _AS_IS else False if v is None else _json(v) for v in value]
     return _general(value, False)
 
 
