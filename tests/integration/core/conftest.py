@@ -8,11 +8,13 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
-from core_models import Populated, World, build_world, populate
+from core_models import PASSWORD, Populated, World, build_world, populate
 
 from bastion.bootstrap.tenants import create_tenant, drop_tenant
+from bastion.bootstrap.users import add_user
 from bastion.core.clock import FixedClock
 from bastion.core.tenant import Tenant
 from bastion.settings import Settings
@@ -60,3 +62,16 @@ def populated(
     """Another world, with committed records of the test models."""
     for world in _world(request, tmp_path_factory):
         yield populate(world)
+
+
+@pytest.fixture
+def tenant(make_tenant: Any) -> Tenant:
+    """A fresh tenant of its own (the `base` module), for tests that change access data."""
+    made: Tenant = make_tenant()
+    return made
+
+
+@pytest.fixture
+def alice(tenant: Tenant) -> int:
+    """A plain internal user of `tenant`."""
+    return add_user(tenant, "alice", PASSWORD)

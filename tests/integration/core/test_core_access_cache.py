@@ -24,17 +24,6 @@ from bastion.errors import AccessError
 from bastion.settings import Settings
 
 
-@pytest.fixture
-def tenant(make_tenant: Any) -> Tenant:
-    made: Tenant = make_tenant()
-    return made
-
-
-@pytest.fixture
-def alice(tenant: Tenant) -> int:
-    return add_user(tenant, "alice", PASSWORD)
-
-
 def can_read_rules(tenant: Tenant, uid: int) -> bool:
     """ir.rule is for administrators only: a plain user may not read it."""
     try:

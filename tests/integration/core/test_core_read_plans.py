@@ -17,17 +17,6 @@ from bastion.errors import ValidationError
 
 
 @pytest.fixture
-def tenant(make_tenant: Any) -> Tenant:
-    made: Tenant = make_tenant()
-    return made
-
-
-@pytest.fixture
-def alice(tenant: Tenant) -> int:
-    return add_user(tenant, "alice", PASSWORD)
-
-
-@pytest.fixture
 def builds(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
     """The domains `search_read` compiled (each a plan built)."""
     seen: list[Any] = []
