@@ -358,3 +358,16 @@ def populate(world: World) -> Populated:
                 item_owners[items[-1]] = owner
                 k += 1
     return Populated(world, tuple(items), tuple(tags), item_owners)
+
+
+def add_partner_rule(tenant: Any, name: str, domain: list[Any]) -> None:
+    """A read rule on `res.partner` for every internal user (base.group_user), committed."""
+    with tenant.system("test adds a rule") as env:
+        env["ir.rule"].create(
+            {
+                "name": name,
+                "model": "res.partner",
+                "domain": domain,
+                "groups": [(6, 0, [ref(env, "base.group_user")])],
+            }
+        )

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from core_models import PASSWORD
+from core_models import PASSWORD, add_partner_rule
 
 from bastion.bootstrap.tenants import open_tenant
 from bastion.bootstrap.users import add_user
@@ -141,15 +141,7 @@ def test_a_transaction_sees_its_own_changes_and_a_rollback_leaves_nothing_kept(
 
 def test_every_write_to_a_stamped_table_replaces_the_stamp(tenant: Tenant, alice: int) -> None:
     # Every stamped table gets a row: a rule with a group fills the rule-group relation.
-    with tenant.system("test adds a rule") as env:
-        env["ir.rule"].create(
-            {
-                "name": "test rule",
-                "model": "res.partner",
-                "domain": [["id", "!=", 0]],
-                "groups": [(6, 0, [ref(env, "base.group_user")])],
-            }
-        )
+    add_partner_rule(tenant, "test rule", [["id", "!=", 0]])
     tables = stamped_tables(tenant.registry)
     assert STAMP_TABLE not in tables and "res_users" in tables
     for table in tables:
@@ -206,15 +198,7 @@ def test_a_tenant_without_the_stamp_gets_it_when_first_opened(
 
 def test_each_user_gets_their_own_rules_from_what_is_kept(tenant: Tenant, alice: int) -> None:
     bob = add_user(tenant, "bob", PASSWORD)
-    with tenant.system("test adds a rule") as env:
-        env["ir.rule"].create(
-            {
-                "name": "own partners",
-                "model": "res.partner",
-                "domain": [["create_uid", "=", {"ref": "user.id"}]],
-                "groups": [(6, 0, [ref(env, "base.group_user")])],
-            }
-        )
+    add_partner_rule(tenant, "own partners", [["create_uid", "=", {"ref": "user.id"}]])
     made = {}
     for uid, name in ((alice, "Alice's"), (bob, "Bob's")):
         with tenant.env(uid) as env:

@@ -7,11 +7,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from core_models import PASSWORD
+from core_models import PASSWORD, add_partner_rule
 
 import bastion.core.orm_read as orm_read
 from bastion.bootstrap.users import add_user
-from bastion.core.install import ref
 from bastion.core.tenant import Tenant
 from bastion.errors import ValidationError
 
@@ -81,29 +80,13 @@ def test_active_test_gives_a_plan_of_its_own(tenant: Tenant, alice: int) -> None
 def test_a_new_rule_applies_to_the_next_call(tenant: Tenant, alice: int) -> None:
     partners(tenant, ("Ada", True), ("Bob", True))
     assert {"Ada", "Bob"} <= set(names(tenant, alice, []))
-    with tenant.system("test adds a rule") as env:
-        env["ir.rule"].create(
-            {
-                "name": "only Ada",
-                "model": "res.partner",
-                "domain": [["name", "=", "Ada"]],
-                "groups": [(6, 0, [ref(env, "base.group_user")])],
-            }
-        )
+    add_partner_rule(tenant, "only Ada", [["name", "=", "Ada"]])
     assert names(tenant, alice, []) == ["Ada"]
 
 
 def test_each_user_runs_their_own_plan(tenant: Tenant, alice: int) -> None:
     bob = add_user(tenant, "bob", PASSWORD)
-    with tenant.system("test adds a rule") as env:
-        env["ir.rule"].create(
-            {
-                "name": "own partners",
-                "model": "res.partner",
-                "domain": [["create_uid", "=", {"ref": "user.id"}]],
-                "groups": [(6, 0, [ref(env, "base.group_user")])],
-            }
-        )
+    add_partner_rule(tenant, "own partners", [["create_uid", "=", {"ref": "user.id"}]])
     for uid, name in ((alice, "Alice's"), (bob, "Bob's")):
         with tenant.env(uid) as env:
             env["res.partner"].create({"name": name})
