@@ -34,6 +34,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from bastion.core.access import AccessData, UserContext
+from bastion.core.database import reading
 from bastion.core.registry import Registry
 from bastion.crypto.random import token_bytes
 
@@ -163,6 +164,11 @@ class AccessCache:
         self._memos: dict[tuple[UserContext, tuple[int, ...]], dict[Any, Any]] = {}
         self.enabled: bool | None = None  # None: not prepared yet
 
+    @property
+    def engine(self) -> sa.Engine:
+        """The tenant's engine, where the stamp lives."""
+        return self._engine
+
     def prepare(self) -> None:
         """Settle `enabled`: the stamp is there (a read), or is installed now. While the
         tenant's tables do not exist yet (during its installation) it stays unsettled."""
@@ -248,7 +254,5 @@ class AccessCache:
         self.prepare()
         if not self.enabled:
             return None
-        with self._engine.connect() as conn:
-            token = read_stamp(conn.execution_options(bastion_readonly=True))
-            conn.rollback()
-        return token
+        with reading(self._engine) as conn:
+            return read_stamp(conn)

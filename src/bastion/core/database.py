@@ -26,6 +26,8 @@ TENANT_NAME = re.compile(r"[a-z][a-z0-9_]{0,62}")
 #: A pooled PostgreSQL connection idle for longer than this is pinged before it is handed out.
 IDLE_PING_SECONDS = 5.0
 _IDLE_SINCE = "bastion_idle_since"
+#: The execution option of `reading()` connections on SQLite: no BEGIN (see _on_sqlite_begin).
+_AUTOCOMMIT = "bastion_autocommit"
 
 
 def check_tenant_name(name: str) -> str:
@@ -86,10 +88,13 @@ def _on_sqlite_connect(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
 def _on_sqlite_begin(conn: sa.Connection) -> None:
     # IMMEDIATE takes the write lock up front: two transactions that read then write can
     # never deadlock, and the audit chain's head is read under the lock. Transactions that
-    # promise to only read start deferred, so readers do not queue behind writers.
-    statement = (
-        "BEGIN" if conn.get_execution_options().get("bastion_readonly") else "BEGIN IMMEDIATE"
-    )
+    # promise to only read start deferred, so readers do not queue behind writers. A
+    # connection from `reading()` begins nothing: each of its statements is its own
+    # transaction, as on PostgreSQL.
+    options = conn.get_execution_options()
+    if options.get(_AUTOCOMMIT):
+        return
+    statement = "BEGIN" if options.get("bastion_readonly") else "BEGIN IMMEDIATE"
     # Straight to the driver: through `exec_driver_sql`, this statement cost about as much as
     # the small query that follows it (bench/rpc.py).
     cursor = conn.connection.cursor()
@@ -101,14 +106,19 @@ def _on_sqlite_begin(conn: sa.Connection) -> None:
 
 @contextlib.contextmanager
 def reading(engine: sa.Engine) -> Iterator[sa.Connection]:
-    """A connection for reads only: on SQLite it does not take the write lock, so readers
-    (session checks, sign-in lookups) never queue behind writers. On PostgreSQL it runs in
-    autocommit: under READ COMMITTED every statement takes its own snapshot anyway, so a
-    read transaction only added a BEGIN and a ROLLBACK, two round trips per read."""
+    """A connection for reads only, in autocommit: each statement is its own transaction with
+    its own snapshot, so the reads of one block need not agree with each other (use a
+    transaction where they must). Readers (session checks, sign-in lookups) never queue behind
+    writers. On PostgreSQL, under READ COMMITTED, every statement took its own snapshot
+    anyway: a read transaction only added a BEGIN and a ROLLBACK, two round trips per read.
+    On SQLite the two statements cost more than the read itself, and each gave up the GIL and
+    had to win it back (bench/rpc.py)."""
     with engine.connect() as conn:
         options: dict[str, object] = {"bastion_readonly": True}
         if conn.dialect.name == "postgresql":
             options["isolation_level"] = "AUTOCOMMIT"
+        elif conn.dialect.name == "sqlite":
+            options[_AUTOCOMMIT] = True
         yield conn.execution_options(**options)
 
 

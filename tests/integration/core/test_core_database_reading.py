@@ -1,0 +1,83 @@
+"""`reading()` on SQLite: each statement is its own transaction (no BEGIN, no ROLLBACK), as on
+PostgreSQL; a transaction still reads from one snapshot."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from bastion.core.database import reading, sqlite_engine
+
+COUNT = sa.text("SELECT count(*) FROM item")
+
+
+@pytest.fixture
+def traced(tmp_path: Path) -> Iterator[tuple[sa.Engine, list[str]]]:
+    """A SQLite engine whose connections report every statement they run, BEGIN included."""
+    engine = sqlite_engine(tmp_path / "reading.db")
+    statements: list[str] = []
+
+    def trace(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
+        dbapi_conn.set_trace_callback(statements.append)
+
+    sa.event.listen(engine, "connect", trace)
+    with engine.begin() as conn:
+        conn.execute(sa.text("CREATE TABLE item (id INTEGER PRIMARY KEY)"))
+    statements.clear()
+    yield engine, statements
+    engine.dispose()
+
+
+def _add_item(engine: sa.Engine) -> None:
+    with engine.begin() as conn:
+        conn.execute(sa.text("INSERT INTO item DEFAULT VALUES"))
+
+
+def test_a_read_is_one_statement(traced: tuple[sa.Engine, list[str]]) -> None:
+    engine, statements = traced
+    with reading(engine) as conn:
+        assert conn.execute(COUNT).scalar() == 0
+    assert statements == ["SELECT count(*) FROM item"]
+
+
+def test_a_read_only_transaction_still_begins_and_ends(
+    traced: tuple[sa.Engine, list[str]],
+) -> None:
+    engine, statements = traced
+    with engine.connect() as raw:
+        conn = raw.execution_options(bastion_readonly=True)
+        with conn.begin():
+            conn.execute(COUNT).scalar()
+    assert statements[0] == "BEGIN" and statements[-1] in ("COMMIT", "ROLLBACK"), statements
+
+
+def test_each_read_sees_what_was_committed_before_it(
+    traced: tuple[sa.Engine, list[str]],
+) -> None:
+    engine, _ = traced
+    with reading(engine) as conn:
+        assert conn.execute(COUNT).scalar() == 0
+        _add_item(engine)  # another connection commits in between
+        assert conn.execute(COUNT).scalar() == 1
+
+
+def test_a_transaction_reads_from_one_snapshot(traced: tuple[sa.Engine, list[str]]) -> None:
+    engine, _ = traced
+    with engine.connect() as raw:
+        conn = raw.execution_options(bastion_readonly=True)
+        with conn.begin():
+            assert conn.execute(COUNT).scalar() == 0
+            _add_item(engine)
+            assert conn.execute(COUNT).scalar() == 0  # the twin: not seen inside
+        assert conn.execute(COUNT).scalar() == 1
+
+
+def test_writes_still_take_the_write_lock_first(traced: tuple[sa.Engine, list[str]]) -> None:
+    engine, statements = traced
+    _add_item(engine)
+    assert statements[0] == "BEGIN IMMEDIATE" and statements[-1] == "COMMIT", statements
