@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 import bastion.auth.login as login_module
 import bastion.web.rpc.services as services_module
@@ -142,6 +143,26 @@ def test_enrolling_a_second_factor_stops_the_password_at_once(
         auth.totp.confirm(sales, totp_code_at(secret, now), now)
     assert "API key" in refused(search(web, sales, PASSWORD))
     assert "result" in search(web, hr, PASSWORD)
+
+
+def test_a_kept_password_reads_the_stamp_and_second_factors_in_one_statement(
+    site: RpcSite, web: WebClient
+) -> None:
+    uid = site.uid("sales")
+    assert "result" in search(web, uid, PASSWORD)
+    statements: list[str] = []
+
+    def seen(*args: object) -> None:
+        statements.append(str(args[2]))
+
+    sa.event.listen(sa.Engine, "before_cursor_execute", seen)
+    try:
+        assert "result" in search(web, uid, PASSWORD)
+    finally:
+        sa.event.remove(sa.Engine, "before_cursor_execute", seen)
+    factors = [s for s in statements if "auth_totp" in s or "auth_passkey" in s]
+    assert len(factors) == 1, statements
+    assert "ir_access_stamp" in factors[0] and "auth_passkey" in factors[0]
 
 
 def test_an_address_refused_for_guessing_is_refused_even_with_a_kept_password(

@@ -207,7 +207,8 @@ def _verified_before(
         seen = throttle.check(keys, caller.now)
     except RateLimitError:
         return None  # the full path refuses it, and records that it did
-    if found.stamp != auth.tenant.access_cache.stamp() or auth.mfa.has_second_factor(uid):
+    stamp, second_factor = auth.mfa.stamp_and_second_factor(uid, auth.tenant.access_cache)
+    if found.stamp != stamp or second_factor:
         passwords.forget(tenant, uid, caller.ip, password)
         return None
     now = caller.now.timestamp()
