@@ -10,9 +10,12 @@
     Cross-Origin-Opener-Policy   same-origin: other windows cannot script ours
     Strict-Transport-Security    only over https (on plain http a browser ignores it anyway)
 
-Each request gets a fresh nonce in `scope["state"]["csp_nonce"]` before the app runs, for
-templates to put on their `<script>` tags. A header the endpoint set itself is left alone, so a
-route may tighten its own policy.
+Each request gets a `CspNonce` in `scope["state"]["csp_nonce"]` before the app runs, for
+templates to put on their `<script>` tags: a fresh value, made when first turned into text. A
+response that never used it (a program's JSON, a redirect) gets the policy without a nonce,
+which allows no inline script at all; making 128 random bits for each of those was a system
+call and a GIL hand-off per API call (bench/rpc.py). A header the endpoint set itself is left
+alone, so a route may tighten its own policy.
 """
 
 from __future__ import annotations
@@ -32,6 +35,39 @@ HSTS_TWO_YEARS = 63_072_000
 NONCE_BYTES = 16  # 128 bits: a nonce an injected script cannot guess
 
 
+class CspNonce:
+    """The nonce of one response, made on first use (`str`); `used` tells whether it was."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self) -> None:
+        self._value: str | None = None
+
+    def __str__(self) -> str:
+        if self._value is None:
+            self._value = token_urlsafe(NONCE_BYTES)
+        return self._value
+
+    def __repr__(self) -> str:
+        return "CspNonce(used)" if self.used else "CspNonce(unused)"
+
+    @property
+    def used(self) -> bool:
+        return self._value is not None
+
+
+def _without_nonce(policy: str) -> str:
+    """`policy` with its nonce source taken out (a directive left empty gets 'none')."""
+    directives = []
+    for directive in policy.split(";"):
+        words = [w for w in directive.split() if "{nonce}" not in w]
+        if len(words) == 1 and len(directive.split()) > 1:
+            words.append("'none'")
+        if words:
+            directives.append(" ".join(words))
+    return "; ".join(directives)
+
+
 class SecurityHeadersMiddleware:
     def __init__(
         self,
@@ -46,6 +82,7 @@ class SecurityHeadersMiddleware:
             raise ValueError("hsts_max_age must be zero or more seconds.")
         self.app = app
         self.csp = content_security_policy
+        self.csp_without_nonce = _without_nonce(content_security_policy)
         self.headers: tuple[tuple[str, str], ...] = (
             ("x-content-type-options", "nosniff"),
             ("referrer-policy", "same-origin"),
@@ -59,13 +96,17 @@ class SecurityHeadersMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        nonce = token_urlsafe(NONCE_BYTES)
+        nonce = CspNonce()
         scope.setdefault("state", {})["csp_nonce"] = nonce
-        csp = self.csp.replace("{nonce}", nonce)
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
+                csp = (
+                    self.csp.replace("{nonce}", str(nonce))
+                    if nonce.used
+                    else self.csp_without_nonce
+                )
                 headers.setdefault("content-security-policy", csp)
                 for name, value in self.headers:
                     headers.setdefault(name, value)

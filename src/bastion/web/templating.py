@@ -69,6 +69,7 @@ def render(
         "status": status,
         **ctx,
         # The nonce is the one the CSP header of this response allows: never a caller's value.
+        # Made when a template prints it (a page without script gets a policy without nonce).
         "csp_nonce": state.get("csp_nonce") or "",
     }
     body = environment().get_template(name).render(context)

@@ -87,11 +87,17 @@ async def _empty(scope: Any, receive: Any, send: Any) -> None:
     await send({"type": "http.response.body", "body": b""})
 
 
+async def _page(scope: Any, receive: Any, send: Any) -> None:
+    """A page that puts the nonce on a script tag (turns it into text), as templates do."""
+    scope["state"]["page"] = f'<script nonce="{scope["state"]["csp_nonce"]}">'
+    await _empty(scope, receive, send)
+
+
 def test_nonce_is_in_state_before_the_app_runs_and_in_the_csp() -> None:
     seen: list[str] = []
 
     async def inner(scope: Any, receive: Any, send: Any) -> None:
-        seen.append(scope["state"]["csp_nonce"])
+        seen.append(str(scope["state"]["csp_nonce"]))
         await _empty(scope, receive, send)
 
     headers, _ = _run_http(inner)
@@ -104,9 +110,29 @@ def test_nonce_is_in_state_before_the_app_runs_and_in_the_csp() -> None:
 
 
 def test_each_request_gets_a_new_nonce() -> None:
-    first, _ = _run_http(_empty)
-    second, _ = _run_http(_empty)
+    first, _ = _run_http(_page)
+    second, _ = _run_http(_page)
+    assert b"'nonce-" in first[b"content-security-policy"]
     assert first[b"content-security-policy"] != second[b"content-security-policy"]
+
+
+def test_a_response_that_never_used_the_nonce_allows_no_inline_script() -> None:
+    headers, scope = _run_http(_empty)
+    csp = headers[b"content-security-policy"].decode()
+    assert "nonce" not in csp
+    assert "script-src 'self';" in csp
+    assert not scope["state"]["csp_nonce"].used
+    # The twin: the same response with the nonce put on a page names exactly that nonce.
+    headers, scope = _run_http(_page)
+    nonce = str(scope["state"]["csp_nonce"])
+    assert f"script-src 'self' 'nonce-{nonce}';" in headers[b"content-security-policy"].decode()
+    assert nonce in scope["state"]["page"]
+
+
+def test_a_nonce_is_not_shown_by_repr() -> None:
+    _, scope = _run_http(_page)
+    nonce = scope["state"]["csp_nonce"]
+    assert str(nonce) not in repr(nonce) and repr(nonce) == "CspNonce(used)"
 
 
 def test_csp_forbids_framing_inline_style_and_foreign_targets() -> None:
