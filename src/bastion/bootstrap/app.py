@@ -92,6 +92,10 @@ class Services:
             self._auth[name] = found
             return found
 
+    def built_auth(self, name: str) -> TenantAuth | None:
+        """The identity services of tenant `name` if already built, else None (no I/O)."""
+        return self._auth.get(name)
+
     @property
     def keys(self) -> AuthKeys:
         with self._lock:

@@ -77,8 +77,14 @@ class SessionMiddleware:
         state: dict[str, Any] = scope.setdefault("state", {})
         cookies = _cookies(scope)
         token = cookies.get(SESSION_COOKIE)
-        # One trip to a worker thread for all three (each trip costs a queue and two wake-ups).
-        tenant, auth, session = await to_thread.run_sync(self._resolve, scope, cookies, token)
+        # No session to load and the tenant's services built: nothing that waits on a database,
+        # so no trip to a worker thread (each costs a queue, two wake-ups and GIL hand-offs).
+        # Otherwise one trip for all three.
+        found = None if token else self._resolve_built(scope, cookies)
+        if found is not None:
+            tenant, auth, session = found
+        else:
+            tenant, auth, session = await to_thread.run_sync(self._resolve, scope, cookies, token)
         state["tenant"] = tenant
         state["auth"] = auth
         state["session"] = session
@@ -148,6 +154,17 @@ class SessionMiddleware:
         auth = self.services.auth(tenant)
         return tenant, auth, self._load(auth, token) if token else None
 
+    def _resolve_built(
+        self, scope: Scope, cookies: dict[str, str]
+    ) -> tuple[str | None, TenantAuth | None, None] | None:
+        """`_resolve` without a session token when that needs no database: no tenant, or one
+        whose services are built; else None."""
+        tenant = self._tenant(scope, cookies)
+        if tenant is None:
+            return None, None, None
+        auth = self.services.built_auth(tenant)
+        return None if auth is None else (tenant, auth, None)
+
     def _load(self, auth: TenantAuth, token: str) -> Session | None:
         """The live session of an active user, or None (and a disabled user's is ended)."""
         try:
@@ -173,6 +190,8 @@ class SessionMiddleware:
 
 def _cookies(scope: Scope) -> dict[str, str]:
     raw = dict(scope.get("headers") or []).get(b"cookie", b"").decode("latin-1")
+    if not raw:
+        return {}  # a program's call, most often
     jar: SimpleCookie = SimpleCookie()
     try:
         jar.load(raw)
