@@ -3,6 +3,7 @@ checked before any password hash is computed."""
 
 from __future__ import annotations
 
+import functools
 import math
 import unicodedata
 from dataclasses import dataclass
@@ -28,6 +29,24 @@ class ThrottleKeys:
     account: str
     ip: str
     network: str
+
+
+@functools.lru_cache(maxsize=4096)
+def throttle_keys(login: str, ip: str, device_id: str | None) -> ThrottleKeys:
+    """The buckets of an attempt (see `LoginThrottle.keys`). Kept for the latest few thousand
+    callers: a program's every RPC call with a password asks for the same three, and making
+    them is two digests and two address parses."""
+    login_part = sha256_hex(normalize_login(login).encode())
+    device_part = "new" if device_id is None else "dev:" + sha256_hex(device_id.encode())
+    try:
+        address, network = normalize_ip(ip), network_of(ip)
+    except ValidationError:
+        address = network = UNKNOWN_IP
+    return ThrottleKeys(
+        account=f"login:acct:{login_part}:{device_part}",
+        ip=f"login:ip:{address}",
+        network=f"login:net:{network}",
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,17 +105,7 @@ class LoginThrottle:
 
     def keys(self, login: str, ip: str, device_id: str | None) -> ThrottleKeys:
         """The buckets of an attempt; pass `device_id` only if it signed in as `login` before."""
-        login_part = sha256_hex(normalize_login(login).encode())
-        device_part = "new" if device_id is None else "dev:" + sha256_hex(device_id.encode())
-        try:
-            address, network = normalize_ip(ip), network_of(ip)
-        except ValidationError:
-            address = network = UNKNOWN_IP
-        return ThrottleKeys(
-            account=f"login:acct:{login_part}:{device_part}",
-            ip=f"login:ip:{address}",
-            network=f"login:net:{network}",
-        )
+        return throttle_keys(login, ip, device_id)
 
     def check(self, keys: ThrottleKeys, now: datetime) -> ThrottleSeen:
         """Raise RateLimitError while any bucket is blocked, with the longest wait remaining.

@@ -6,6 +6,7 @@ or a private network) and host-header poisoning of absolute links and password-r
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from collections.abc import Sequence
@@ -30,8 +31,10 @@ def _name_or_address(text: str) -> str | None:
         return text if _NAME.match(text) and len(text) <= 253 else None
 
 
+@functools.lru_cache(maxsize=1024)
 def parse_host(header: str) -> str | None:
-    """The host of a Host header (`name`, `name:port`, `1.2.3.4:80`, `[::1]:8069`), or None."""
+    """The host of a Host header (`name`, `name:port`, `1.2.3.4:80`, `[::1]:8069`), or None.
+    The latest answers are kept: every request asks, and a server has few names."""
     if header.startswith("["):
         inside, bracket, rest = header[1:].partition("]")
         if not bracket or (rest and not (rest[0] == ":" and _PORT.match(rest[1:]))):

@@ -8,6 +8,7 @@ of the address that throttles and audit records key on).
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Iterable, Sequence
 
@@ -19,9 +20,11 @@ IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
+@functools.lru_cache(maxsize=1024)
 def parse_address(text: str) -> IPAddress | None:
     """An address from a peer or an X-Forwarded-For entry (`1.2.3.4`, `1.2.3.4:5`, `::1`,
-    `[::1]:5`); IPv4-mapped IPv6 becomes IPv4, so `::ffff:10.0.0.1` matches `10.0.0.0/8`."""
+    `[::1]:5`); IPv4-mapped IPv6 becomes IPv4, so `::ffff:10.0.0.1` matches `10.0.0.0/8`.
+    The latest answers are kept: every request asks about its peer, usually one of a few."""
     text = text.strip()
     port = ""
     if text.startswith("["):
