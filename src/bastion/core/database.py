@@ -11,12 +11,14 @@ import contextlib
 import re
 import sqlite3
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import registry
+from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
 from sqlalchemy.engine import make_url
 
 from bastion.core import walcheckpoint
@@ -26,8 +28,10 @@ TENANT_NAME = re.compile(r"[a-z][a-z0-9_]{0,62}")
 #: A pooled PostgreSQL connection idle for longer than this is pinged before it is handed out.
 IDLE_PING_SECONDS = 5.0
 _IDLE_SINCE = "bastion_idle_since"
-#: The execution option of `reading()` connections on SQLite: no BEGIN (see _on_sqlite_begin).
+#: The execution option of `reading()` connections on SQLite: no BEGIN (`_begin_statement`).
 _AUTOCOMMIT = "bastion_autocommit"
+#: Where a pooled SQLite connection keeps the BEGIN of its current user (None: none at all).
+_BEGIN = "bastion_begin"
 
 
 def check_tenant_name(name: str) -> str:
@@ -72,7 +76,7 @@ def _sqlite_lower(value: Any) -> Any:
 
 
 def _on_sqlite_connect(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
-    dbapi_conn.isolation_level = None  # we issue BEGIN ourselves (see _on_sqlite_begin)
+    dbapi_conn.isolation_level = None  # BastionSQLiteDialect sends the BEGIN
     dbapi_conn.create_function("like", 2, _sqlite_like, deterministic=True)
     dbapi_conn.create_function("like", 3, _sqlite_like, deterministic=True)
     dbapi_conn.create_function("lower", 1, _sqlite_lower, deterministic=True)
@@ -85,23 +89,54 @@ def _on_sqlite_connect(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
     walcheckpoint.on_connect(dbapi_conn)  # checkpoints run in the background
 
 
-def _on_sqlite_begin(conn: sa.Connection) -> None:
+def _begin_statement(options: Mapping[str, Any]) -> str | None:
     # IMMEDIATE takes the write lock up front: two transactions that read then write can
     # never deadlock, and the audit chain's head is read under the lock. Transactions that
     # promise to only read start deferred, so readers do not queue behind writers. A
     # connection from `reading()` begins nothing: each of its statements is its own
     # transaction, as on PostgreSQL.
-    options = conn.get_execution_options()
     if options.get(_AUTOCOMMIT):
-        return
-    statement = "BEGIN" if options.get("bastion_readonly") else "BEGIN IMMEDIATE"
-    # Straight to the driver: through `exec_driver_sql`, this statement cost about as much as
-    # the small query that follows it (bench/rpc.py).
-    cursor = conn.connection.cursor()
-    try:
-        cursor.execute(statement)
-    finally:
-        cursor.close()
+        return None
+    return "BEGIN" if options.get("bastion_readonly") else "BEGIN IMMEDIATE"
+
+
+class BastionSQLiteDialect(SQLiteDialect_pysqlite):
+    """pysqlite, with the transactions begun by Bastion (`_begin_statement`).
+
+    The driver runs in autocommit (`_on_sqlite_connect`); this dialect sends the BEGIN that
+    a connection's execution options call for, kept in the pooled connection's `info` when
+    they are set and cleared at each checkout. SQLAlchemy's way, a `begin` event, made every
+    statement of the engine go through the event machinery: a third of a small read's cost
+    (bench/rpc.py)."""
+
+    supports_statement_cache = True
+
+    def set_connection_execution_options(
+        self, connection: sa.Connection, opts: Mapping[str, Any]
+    ) -> None:
+        super().set_connection_execution_options(connection, opts)
+        if _AUTOCOMMIT in opts or "bastion_readonly" in opts:
+            statement = _begin_statement(connection.get_execution_options())
+            connection.connection.info[_BEGIN] = statement
+
+    def do_begin(self, dbapi_connection: Any) -> None:
+        statement = dbapi_connection.info.get(_BEGIN, "BEGIN IMMEDIATE")
+        if statement is None:
+            return
+        # Straight to the driver: through `exec_driver_sql`, this statement cost about as
+        # much as the small query that follows it (bench/rpc.py).
+        cursor = dbapi_connection.driver_connection.cursor()
+        try:
+            cursor.execute(statement)
+        finally:
+            cursor.close()
+
+
+registry.register("sqlite.bastion", __name__, "BastionSQLiteDialect")
+
+
+def _on_sqlite_checkout(_dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+    record.info.pop(_BEGIN, None)  # a new user of the connection: the default BEGIN again
 
 
 @contextlib.contextmanager
@@ -126,11 +161,16 @@ def sqlite_engine(path: Path) -> sa.Engine:
     # As many idle connections as a worker's requests commonly use at once: with fewer, every
     # burst opened and closed connections (and re-ran the set-up above), about a millisecond
     # each (bench/rpc.py, 8 calls at once per worker). 40 in all, anyio's thread count.
+    # Pool events only: a connection event would put every statement through the event
+    # machinery (see BastionSQLiteDialect).
     engine = sa.create_engine(
-        f"sqlite:///{path}", poolclass=sa.pool.QueuePool, pool_size=16, max_overflow=24
+        f"sqlite+bastion:///{path}",
+        poolclass=walcheckpoint.DisposalPool,
+        pool_size=16,
+        max_overflow=24,
     )
     sa.event.listen(engine, "connect", _on_sqlite_connect)
-    sa.event.listen(engine, "begin", _on_sqlite_begin)
+    sa.event.listen(engine, "checkout", _on_sqlite_checkout)
     walcheckpoint.CHECKPOINTER.watch(engine, path)
     return engine
 

@@ -23,6 +23,7 @@ import logging
 import os
 import threading
 import weakref
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,25 @@ class _Enrolled:
         self.seen: tuple[int, int] | None = None  # the log's (mtime_ns, size) when last done
 
 
+class DisposalPool(sa.pool.QueuePool):
+    """A QueuePool that calls `on_dispose` callbacks when its engine is disposed of.
+
+    `Engine.dispose()` replaces the pool by `recreate()`, whatever its `close` argument: the
+    callbacks run there and move to the new pool. SQLAlchemy's `engine_disposed` event would
+    say the same, but any connection event makes every statement of the engine go through
+    the event machinery (a third of a small read's cost, bench/rpc.py)."""
+
+    on_dispose: tuple[Callable[[], None], ...] = ()
+
+    def recreate(self) -> DisposalPool:
+        fresh = super().recreate()
+        assert isinstance(fresh, DisposalPool)
+        fresh.on_dispose = self.on_dispose
+        for callback in self.on_dispose:
+            callback()
+        return fresh
+
+
 class Checkpointer:
     """The process's background checkpointer (`CHECKPOINTER`); `run_once` is one pass."""
 
@@ -59,7 +79,18 @@ class Checkpointer:
     def watch(self, engine: sa.Engine, path: Path) -> None:
         """Checkpoint `engine` (a SQLite file at `path`) from its first connection on."""
         sa.event.listen(engine, "connect", lambda _conn, _rec: self._enrol(engine, path))
-        sa.event.listen(engine, "engine_disposed", self._forget)
+        pool = engine.pool
+        if isinstance(pool, DisposalPool):
+            ref = weakref.ref(engine)
+
+            def disposed() -> None:
+                found = ref()
+                if found is not None:
+                    self._forget(found)
+
+            pool.on_dispose = (*pool.on_dispose, disposed)
+        else:
+            sa.event.listen(engine, "engine_disposed", self._forget)
 
     def _enrol(self, engine: sa.Engine, path: Path) -> None:
         with self._lock:

@@ -81,3 +81,28 @@ def test_writes_still_take_the_write_lock_first(traced: tuple[sa.Engine, list[st
     engine, statements = traced
     _add_item(engine)
     assert statements[0] == "BEGIN IMMEDIATE" and statements[-1] == "COMMIT", statements
+
+
+def test_a_connection_read_from_then_written_with_begins_immediate(
+    traced: tuple[sa.Engine, list[str]],
+) -> None:
+    engine, statements = traced
+    for _ in range(3):  # the pool hands the same connection back each time
+        with reading(engine) as conn:
+            conn.execute(COUNT).scalar()
+        statements.clear()
+        _add_item(engine)
+        assert statements[0] == "BEGIN IMMEDIATE", statements
+
+
+def test_statements_run_without_connection_events(tmp_path: Path) -> None:
+    # Any connection event (SQLAlchemy's `begin`, `engine_disposed`...) would put every
+    # statement of the engine through the event machinery.
+    engine = sqlite_engine(tmp_path / "events.db")
+    try:
+        assert engine._has_events is False
+        # The twin: the flag is what a connection event turns on.
+        sa.event.listen(engine, "before_cursor_execute", lambda *args: None)
+        assert engine._has_events is True
+    finally:
+        engine.dispose()

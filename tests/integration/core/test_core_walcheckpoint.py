@@ -18,10 +18,15 @@ from bastion.core.walcheckpoint import Checkpointer
 ROWS, ROW_BYTES = 64, 32 * 1024  # 2 MB: far more than a database file holds before a checkpoint
 
 
-def _engine(path: Path, checkpointer: Checkpointer) -> sa.Engine:
+def _engine(
+    path: Path,
+    checkpointer: Checkpointer,
+    poolclass: type[sa.pool.Pool] = walcheckpoint.DisposalPool,
+) -> sa.Engine:
     """An engine set up as `sqlite_engine`'s, watched by `checkpointer` (not the process's,
-    whose thread would checkpoint at its own pace)."""
-    engine = sa.create_engine(f"sqlite:///{path}", poolclass=sa.pool.QueuePool)
+    whose thread would checkpoint at its own pace). `DisposalPool` tells the checkpointer of
+    a dispose as `sqlite_engine`'s engines do; any other pool, through SQLAlchemy's event."""
+    engine = sa.create_engine(f"sqlite:///{path}", poolclass=poolclass)
 
     def on_connect(dbapi_conn: sqlite3.Connection, _record: object) -> None:
         dbapi_conn.isolation_level = None
@@ -47,9 +52,11 @@ def checkpointer() -> Checkpointer:
     return Checkpointer(interval=3600.0)  # its thread sleeps: passes run when the test says
 
 
-@pytest.fixture
-def engine(tmp_path: Path, checkpointer: Checkpointer) -> Iterator[sa.Engine]:
-    engine = _engine(tmp_path / "t.sqlite3", checkpointer)
+@pytest.fixture(params=[walcheckpoint.DisposalPool, sa.pool.QueuePool])
+def engine(
+    request: pytest.FixtureRequest, tmp_path: Path, checkpointer: Checkpointer
+) -> Iterator[sa.Engine]:
+    engine = _engine(tmp_path / "t.sqlite3", checkpointer, request.param)
     yield engine
     engine.dispose()
 
