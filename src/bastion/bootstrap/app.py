@@ -8,6 +8,7 @@ the tenants directory's modification time stays the same, see `tenant_names`.)
 from __future__ import annotations
 
 import logging
+import os
 import re
 import threading
 import time
@@ -32,6 +33,9 @@ from bastion.settings import Settings
 
 log = logging.getLogger(__name__)
 
+#: Host headers whose tenants are kept (past this, the kept answers are dropped).
+MAX_HOSTS = 256
+
 
 class Services:
     """The tenants of one data directory, opened on demand and shared by the requests."""
@@ -45,6 +49,8 @@ class Services:
         self._keys: AuthKeys | None = None
         self._redis: Any | None = None
         self._names: tuple[int, tuple[str, ...]] | None = None  # (directory mtime, names)
+        # Host header -> (the listing it was filtered from, the tenants it may reach)
+        self._by_host: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
         # One gate for the process: every tenant's sign-ins share the same cores, and the
         # workers of this data directory share one machine-wide budget for unknown devices.
         self._gate = HashGate(
@@ -58,14 +64,28 @@ class Services:
         self.auth_log = auth_log_for(settings)
 
     def tenants_for_host(self, host: str) -> list[str]:
-        """The tenants `BASTION_DBFILTER` lets this host reach (Odoo's `%h` and `%d`)."""
+        """The tenants `BASTION_DBFILTER` lets this host reach (Odoo's `%h` and `%d`).
+
+        Kept per Host header for as long as the listing of tenants is (`tenant_names`): every
+        request asks, and the filter is a regular expression made for the host."""
+        names = self._listing()
+        found = self._by_host.get(host)
+        if found is not None and found[0] is names:
+            return list(found[1])
+        allowed = self._filter(host, names)
+        if len(self._by_host) >= MAX_HOSTS:
+            self._by_host = {}
+        self._by_host[host] = (names, tuple(allowed))
+        return allowed
+
+    def _filter(self, host: str, names: tuple[str, ...]) -> list[str]:
         host = host.lower().split(":")[0] if not host.startswith("[") else host.lower()
         labels = host.split(".")
         first = labels[1] if labels[0] == "www" and len(labels) > 2 else labels[0]
         pattern = self.settings.dbfilter.replace("%h", re.escape(host)).replace(
             "%d", re.escape(first)
         )
-        return [name for name in self.tenant_names() if re.match(pattern, name)]
+        return [name for name in names if re.match(pattern, name)]
 
     def auth(self, name: str) -> TenantAuth:
         """The identity services of tenant `name` (its tables are created on first use)."""
@@ -113,21 +133,25 @@ class Services:
         and the modification time is over a second old: file systems stamp times with a coarse
         clock, so a change in the same tick as the listing could leave the time unchanged.
         """
+        return list(self._listing())
+
+    def _listing(self) -> tuple[str, ...]:
+        """`tenant_names` as a tuple: the same object for as long as the listing is kept."""
         root = self.settings.tenants_dir
         try:
-            stamp = root.stat().st_mtime_ns
+            stamp = os.stat(root).st_mtime_ns
         except OSError:
-            return []
+            return ()
         kept = self._names
         if kept is not None and kept[0] == stamp:
-            return list(kept[1])
+            return kept[1]
         if not root.is_dir():
-            return []
+            return ()
         children = [p for p in root.iterdir() if p.is_dir()]
-        names = sorted(p.name for p in children if (p / MANIFEST).is_file())
+        names = tuple(sorted(p.name for p in children if (p / MANIFEST).is_file()))
         # The file system's clock, not a tenant's: the comparison is with its own timestamps.
         settled = time.time_ns() - stamp > 1_000_000_000
-        self._names = (stamp, tuple(names)) if settled and len(names) == len(children) else None
+        self._names = (stamp, names) if settled and len(names) == len(children) else None
         return names
 
     def tenant(self, name: str) -> Tenant:

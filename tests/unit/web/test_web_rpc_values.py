@@ -6,10 +6,12 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bastion.web.rpc.values import _general, to_odoo
+from bastion.errors import ValidationError
+from bastion.web.rpc.values import _general, check_depth, to_odoo
 
 scalars = st.one_of(
     st.none(),
@@ -46,3 +48,23 @@ def test_a_search_read_result_in_odoo_s_spelling() -> None:
         {"id": 7, "name": "Ada", "email": False, "parent_id": [3, False],
          "company_id": [1, "Acme"], "amount": 2.5, "day": "2026-12-03", "tags": [1, 2]},
     ]  # fmt: skip
+
+
+def _depth(value: Any) -> int:
+    """How deep lists and objects nest in `value` (0: a scalar), by plain recursion."""
+    if isinstance(value, dict):
+        return 1 + max((_depth(v) for v in value.values()), default=0)
+    if isinstance(value, list | tuple):
+        return 1 + max((_depth(v) for v in value), default=0)
+    return 0
+
+
+@given(values, st.integers(min_value=0, max_value=6))
+def test_check_depth_refuses_exactly_what_nests_deeper_than_the_limit(
+    value: Any, limit: int
+) -> None:
+    if _depth(value) > limit:
+        with pytest.raises(ValidationError, match=f"deeper than {limit}"):
+            check_depth(value, limit)
+    else:
+        check_depth(value, limit)  # the twin: within the limit, nothing is refused

@@ -89,11 +89,14 @@ def from_wire(value: Any) -> Any:
 
 def check_depth(value: Any, limit: int = MAX_DEPTH) -> None:
     """Raise `ValidationError` if lists and objects nest deeper than `limit`. Iterative."""
+    if not isinstance(value, list | tuple | dict):
+        return
+    # Only lists and objects go on the stack: most values of a call are scalars.
     stack: list[tuple[Any, int]] = [(value, 0)]
     while stack:
         item, depth = stack.pop()
-        if isinstance(item, list | tuple | dict):
-            if depth >= limit:
-                raise ValidationError(f"The call nests lists or objects deeper than {limit}.")
-            children = item.values() if isinstance(item, dict) else item
-            stack.extend((child, depth + 1) for child in children)
+        if depth >= limit:
+            raise ValidationError(f"The call nests lists or objects deeper than {limit}.")
+        for child in item.values() if isinstance(item, dict) else item:
+            if isinstance(child, list | tuple | dict):
+                stack.append((child, depth + 1))
