@@ -412,17 +412,17 @@ def _records(
 ) -> list[dict[str, Any]]:
     """Rows as dicts; the many2one fields in `named` (their names last in each row) become
     `(id, name)`, `(id, None)` where the related record is not readable."""
+    # zip stops at the shorter: the names, where the rows go on with the many2one names.
+    records = [dict(zip(names, row, strict=False)) for row in rows]
     if not named:
-        return [dict(zip(names, row, strict=True)) for row in rows]
+        return records
     width = len(names)
-    records = []
-    for row in rows:
-        record = dict(zip(names, row[:width], strict=True))
-        for offset, name in enumerate(named):
+    places = [(name, width + offset) for offset, name in enumerate(named)]
+    for record, row in zip(records, rows, strict=True):
+        for name, at in places:
             value = record[name]
             if value is not None:
-                record[name] = (value, row[width + offset])
-        records.append(record)
+                record[name] = (value, row[at])
     return records
 
 

@@ -39,14 +39,22 @@ def _json(value: Any) -> Any:
     kind = type(value)
     if kind in _AS_IS:
         return value
-    # Empty values are common (a record's unset fields): turned to False inline, not by a call.
+    # Empty values are common (a record's unset fields) and so are many2one pairs: both are
+    # turned inline, not by a call per value.
     if kind is dict:
-        return {
-            k if type(k) is str else str(k): (
-                v if type(v) in _AS_IS else False if v is None else _json(v)
-            )
-            for k, v in value.items()
-        }
+        out: dict[str, Any] = {}
+        for k, v in value.items():
+            key = k if type(k) is str else str(k)
+            of = type(v)
+            if of in _AS_IS:
+                out[key] = v
+            elif v is None:
+                out[key] = False
+            elif of is tuple and len(v) == 2 and type(v[0]) is int and type(v[1]) is str:
+                out[key] = [v[0], v[1]]
+            else:
+                out[key] = _json(v)
+        return out
     if kind is list or kind is tuple:
         return [v if type(v) in _AS_IS else False if v is None else _json(v) for v in value]
     return _general(value, False)
