@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import re
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from functools import lru_cache
@@ -148,13 +149,47 @@ def reading(engine: sa.Engine) -> Iterator[sa.Connection]:
     anyway: a read transaction only added a BEGIN and a ROLLBACK, two round trips per read.
     On SQLite the two statements cost more than the read itself, and each gave up the GIL and
     had to win it back (bench/rpc.py)."""
+    shared: dict[sa.Engine, sa.Connection] | None = getattr(_shared, "connections", None)
+    held = shared.get(engine) if shared is not None else None
+    if held is not None:
+        yield held
+        return
     with engine.connect() as conn:
-        options: dict[str, object] = {"bastion_readonly": True}
-        if conn.dialect.name == "postgresql":
-            options["isolation_level"] = "AUTOCOMMIT"
-        elif conn.dialect.name == "sqlite":
-            options[_AUTOCOMMIT] = True
-        yield conn.execution_options(**options)
+        yield _autocommit(conn)
+
+
+def _autocommit(conn: sa.Connection) -> sa.Connection:
+    options: dict[str, object] = {"bastion_readonly": True}
+    if conn.dialect.name == "postgresql":
+        options["isolation_level"] = "AUTOCOMMIT"
+    elif conn.dialect.name == "sqlite":
+        options[_AUTOCOMMIT] = True
+    return conn.execution_options(**options)
+
+
+#: Per thread: the `reading()` connection of each engine inside a `shared_reading` block.
+_shared = threading.local()
+
+
+@contextlib.contextmanager
+def shared_reading(engine: sa.Engine) -> Iterator[None]:
+    """Let this thread's `reading(engine)` blocks inside share one connection: one checkout
+    from the pool for several small reads in a row (a kept RPC password's throttle buckets,
+    then its access stamp and second factors: a pool checkout and return cost about as much
+    as one of those reads, bench/rpc.py). Each statement is still its own snapshot; writes
+    (`engine.begin()`) still take connections of their own."""
+    shared: dict[sa.Engine, sa.Connection] | None = getattr(_shared, "connections", None)
+    if shared is None:
+        shared = _shared.connections = {}
+    if engine in shared:
+        yield
+        return
+    with engine.connect() as conn:
+        shared[engine] = _autocommit(conn)
+        try:
+            yield
+        finally:
+            del shared[engine]
 
 
 def sqlite_engine(path: Path) -> sa.Engine:

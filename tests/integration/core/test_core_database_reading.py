@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from bastion.core.database import reading, sqlite_engine
+from bastion.core.database import reading, shared_reading, sqlite_engine
 
 COUNT = sa.text("SELECT count(*) FROM item")
 
@@ -106,3 +106,61 @@ def test_statements_run_without_connection_events(tmp_path: Path) -> None:
         assert engine._has_events is True
     finally:
         engine.dispose()
+
+
+def test_reads_inside_shared_reading_use_one_connection(
+    traced: tuple[sa.Engine, list[str]],
+) -> None:
+    engine, statements = traced
+    checkouts: list[object] = []
+    sa.event.listen(engine, "checkout", lambda *args: checkouts.append(args[0]))
+    with shared_reading(engine):
+        with reading(engine) as first:
+            first.execute(COUNT).scalar()
+        _add_item(engine)  # a write takes a connection of its own, and commits
+        with reading(engine) as second:
+            assert second is first
+            assert second.execute(COUNT).scalar() == 1  # each statement its own snapshot
+    # One checkout for both reads, one for the write; still no BEGIN for the reads.
+    assert len(checkouts) == 2
+    assert [s for s in statements if s.startswith("SELECT")] == [
+        "SELECT count(*) FROM item",
+        "SELECT count(*) FROM item",
+    ]
+    assert statements.count("BEGIN") <= 1  # the write's, if the dialect sends one
+
+
+def test_reads_outside_a_shared_block_each_take_a_connection(
+    traced: tuple[sa.Engine, list[str]],
+) -> None:
+    engine, _ = traced
+    checkouts: list[object] = []
+    sa.event.listen(engine, "checkout", lambda *args: checkouts.append(args[0]))
+    with shared_reading(engine), reading(engine) as conn:
+        conn.execute(COUNT).scalar()
+    with reading(engine) as conn:  # after the block: a checkout of its own again
+        conn.execute(COUNT).scalar()
+    with reading(engine) as conn:
+        conn.execute(COUNT).scalar()
+    assert len(checkouts) == 3
+
+
+def test_a_shared_block_shares_only_its_own_engine(
+    traced: tuple[sa.Engine, list[str]], tmp_path: Path
+) -> None:
+    engine, _ = traced
+    other = sqlite_engine(tmp_path / "other.db")
+    try:
+        # Nested blocks of one engine share one connection; another engine's reads do not.
+        with (
+            shared_reading(engine),
+            shared_reading(engine),
+            reading(engine) as mine,
+            reading(other) as theirs,
+        ):
+            assert mine is not theirs
+            with reading(engine) as again, reading(other) as elsewhere:
+                assert again is mine
+                assert elsewhere is not theirs  # `other` is not shared here
+    finally:
+        other.dispose()

@@ -33,7 +33,7 @@ from bastion.web.rpc.faults import (
     fault_of,
     jsonrpc_error,
 )
-from bastion.web.rpc.services import Caller, call_service
+from bastion.web.rpc.services import Caller, call_service, fresh_result
 from bastion.web.rpc.values import check_depth, to_odoo
 
 JSON_TYPES = frozenset({"application/json", "application/json-rpc"})
@@ -140,6 +140,7 @@ class JsonRpc:
                 raise FaultError(bad_request("The args must be a list.", INVALID_PARAMS))
             caller = caller_of(request, self.clock.now())
             services = request.app.state.services
+            owned = fresh_result(service, method, args)
             result = await to_thread.run_sync(
                 lambda: to_odoo(
                     call_service(
@@ -150,7 +151,8 @@ class JsonRpc:
                         args,
                         list_db=self.list_db,
                         passwords=self.passwords,
-                    )
+                    ),
+                    owned=owned,
                 )
             )
         except Exception as exc:

@@ -17,6 +17,7 @@ from bastion.auth.apiauth import KEY_PREFIX, ApiIdentity
 from bastion.auth.loginrisk import challenged, refused
 from bastion.bootstrap.app import Services
 from bastion.bootstrap.auth import TenantAuth
+from bastion.core.database import shared_reading
 from bastion.errors import AccessError, RateLimitError, ValidationError, VerificationError
 from bastion.web.rpc.credentials import VerifiedPasswords
 from bastion.web.rpc.dispatch import execute_kw
@@ -70,6 +71,22 @@ def call_service(
     if service == "db":
         return _db(services, caller, method, list(params), list_db)
     raise FaultError(not_found("There is no such service: use common, object or db."))
+
+
+#: `object` methods whose result is built for the call alone: new lists of new records.
+FRESH_RESULTS = frozenset({"search_read", "read"})
+
+
+def fresh_result(service: object, method: object, params: Sequence[Any]) -> bool:
+    """Whether `call_service(service, method, params)` answers with a result nothing else
+    holds (`to_odoo(owned=True)` may then change it in place)."""
+    return (
+        service == "object"
+        and method in ("execute_kw", "execute")
+        and len(params) > 4
+        and isinstance(params[4], str)
+        and params[4] in FRESH_RESULTS
+    )
 
 
 def tenant_for(services: Services, host: str, db: object) -> str:
@@ -203,11 +220,13 @@ def _verified_before(
         return None
     throttle = auth.login.throttle
     keys = throttle.keys(found.login, caller.ip, None)
-    try:
-        seen = throttle.check(keys, caller.now)
-    except RateLimitError:
-        return None  # the full path refuses it, and records that it did
-    stamp, second_factor = auth.mfa.stamp_and_second_factor(uid, auth.tenant.access_cache)
+    # Both reads on one connection where both live in the tenant's database.
+    with shared_reading(auth.tenant.engine):
+        try:
+            seen = throttle.check(keys, caller.now)
+        except RateLimitError:
+            return None  # the full path refuses it, and records that it did
+        stamp, second_factor = auth.mfa.stamp_and_second_factor(uid, auth.tenant.access_cache)
     if found.stamp != stamp or second_factor:
         passwords.forget(tenant, uid, caller.ip, password)
         return None
