@@ -15,7 +15,6 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from anyio import to_thread
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -33,6 +32,7 @@ from bastion.web.rpc.faults import (
     fault_of,
     jsonrpc_error,
 )
+from bastion.web.rpc.lanes import KeptReadLane
 from bastion.web.rpc.services import Caller, call_service, fresh_result
 from bastion.web.rpc.values import check_depth, to_odoo
 
@@ -129,6 +129,7 @@ class JsonRpc:
         self.clock = clock
         self.list_db = list_db
         self.passwords = passwords
+        self.lane = KeptReadLane(passwords)
 
     async def endpoint(self, request: Request) -> Response:
         request_id: Any = None
@@ -141,7 +142,8 @@ class JsonRpc:
             caller = caller_of(request, self.clock.now())
             services = request.app.state.services
             owned = fresh_result(service, method, args)
-            result = await to_thread.run_sync(
+            lane = self.lane.takes(service, method, args, ip=caller.ip, now=caller.now)
+            result = await self.lane.run(
                 lambda: to_odoo(
                     call_service(
                         services,
@@ -153,7 +155,8 @@ class JsonRpc:
                         passwords=self.passwords,
                     ),
                     owned=owned,
-                )
+                ),
+                lane=lane,
             )
         except Exception as exc:
             return error_reply(request_id, exc, "/jsonrpc")
