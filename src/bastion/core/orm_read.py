@@ -7,6 +7,7 @@ record is readable, `(id, None)` where it is not, so no name leaks through a rel
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
@@ -413,7 +414,9 @@ def _records(
     """Rows as dicts; the many2one fields in `named` (their names last in each row) become
     `(id, name)`, `(id, None)` where the related record is not readable."""
     # zip stops at the shorter: the names, where the rows go on with the many2one names.
-    records = [dict(zip(names, row, strict=False)) for row in rows]
+    # (`map` over a partial, not a comprehension calling zip with `strict=False`: the keyword
+    # alone made this a quarter slower on 80 rows.)
+    records: list[dict[str, Any]] = list(map(dict, map(functools.partial(zip, names), rows)))
     if not named:
         return records
     width = len(names)

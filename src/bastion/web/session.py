@@ -3,6 +3,7 @@
 It puts into the scope's state, for the routes and the CSRF check below it:
 
     tenant          the tenant's name, or None (no tenant or several for this host)
+    host_tenants    the tenants this host may reach, as listed for this request
     auth            that tenant's `TenantAuth`
     session         the live `Session`, or None;  session_token: its cookie value
     device_id       the id of the long-lived device cookie `<id>.<mac>` (see `device_cookie`):
@@ -182,6 +183,8 @@ class SessionMiddleware:
             names = self.services.tenants_for_host(host)
         except BastionError:
             return None
+        # For the routes that check a named database against the same list (the RPC calls).
+        scope["state"]["host_tenants"] = tuple(names)
         if len(names) == 1:
             return names[0]
         wanted = _query_db(scope) or cookies.get(DB_COOKIE)

@@ -10,7 +10,12 @@ from typing import Any
 import pytest
 
 from bastion.web.rpc.credentials import VerifiedPasswords
-from bastion.web.rpc.lanes import KeptReadLane
+from bastion.web.rpc.lanes import (
+    LANE_THREADS,
+    LANE_THREADS_POSTGRESQL,
+    KeptReadLane,
+    lane_threads,
+)
 
 PASSWORD = "correct horse battery staple"
 NOW = datetime(2027, 1, 15, 12, 0, tzinfo=UTC)
@@ -73,3 +78,8 @@ def test_a_process_that_keeps_no_passwords_has_no_lane_calls() -> None:
 def test_a_lane_needs_a_thread() -> None:
     with pytest.raises(ValueError, match="at least one thread"):
         KeptReadLane(None, threads=0)
+
+
+def test_the_lane_is_wider_where_every_statement_waits_for_a_round_trip() -> None:
+    assert lane_threads(None) == LANE_THREADS == 2  # SQLite: what bench/rpc.py measures
+    assert lane_threads("postgresql://db.internal/bastion") == LANE_THREADS_POSTGRESQL > 2

@@ -115,7 +115,7 @@ def call(
 def _tenant_name(services: Any, caller: Caller, wanted: str | None, state_tenant: Any) -> str:
     if wanted is not None:
         try:
-            return tenant_for(services, caller.host, wanted)
+            return tenant_for(services, caller, wanted)
         except (FaultError, ValidationError):
             raise FaultError(not_found(NO_DATABASE)) from None
     if not isinstance(state_tenant, str):

@@ -32,7 +32,7 @@ from bastion.web.rpc.faults import (
     fault_of,
     jsonrpc_error,
 )
-from bastion.web.rpc.lanes import KeptReadLane
+from bastion.web.rpc.lanes import LANE_THREADS, KeptReadLane
 from bastion.web.rpc.services import Caller, call_service, fresh_result
 from bastion.web.rpc.values import check_depth, to_odoo
 
@@ -43,7 +43,8 @@ NOT_JSON = "Send JSON-RPC requests with Content-Type: application/json."
 def caller_of(request: Request, now: datetime) -> Caller:
     state = request.scope.get("state", {})
     ip = state.get("client_ip") or (request.client.host if request.client else "0.0.0.0")  # noqa: S104
-    return Caller(request.headers.get("host", ""), ip, now)
+    listed = state.get("host_tenants")
+    return Caller(request.headers.get("host", ""), ip, now, listed)
 
 
 def is_json(request: Request) -> bool:
@@ -125,11 +126,12 @@ class JsonRpc:
         *,
         list_db: bool = False,
         passwords: VerifiedPasswords | None = None,
+        lane_threads: int = LANE_THREADS,
     ) -> None:
         self.clock = clock
         self.list_db = list_db
         self.passwords = passwords
-        self.lane = KeptReadLane(passwords)
+        self.lane = KeptReadLane(passwords, lane_threads)
 
     async def endpoint(self, request: Request) -> Response:
         request_id: Any = None

@@ -30,9 +30,18 @@ from bastion.web.rpc.dispatch import READ_METHODS
 
 T = TypeVar("T")
 
-#: Threads of the lane per process: two, so that one call's database step (the GIL released)
-#: overlaps the other's Python.
+#: Threads of the lane per process on SQLite: two, so that one call's database step (the GIL
+#: released) overlaps the other's Python.
 LANE_THREADS = 2
+#: On PostgreSQL every statement also waits for a round trip, the GIL free all the while:
+#: more calls at once overlap those waits (a guess for a database on another machine; what
+#: bench/rpc.py measures is SQLite).
+LANE_THREADS_POSTGRESQL = 8
+
+
+def lane_threads(database_url: str | None) -> int:
+    """The lane's threads for a server whose tenants live in `database_url` (None: SQLite)."""
+    return LANE_THREADS if database_url is None else LANE_THREADS_POSTGRESQL
 
 
 class KeptReadLane:

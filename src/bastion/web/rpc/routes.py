@@ -22,6 +22,7 @@ from bastion.settings import Settings
 from bastion.web.rpc.credentials import VerifiedPasswords
 from bastion.web.rpc.json2 import Json2
 from bastion.web.rpc.jsonrpc import JsonRpc
+from bastion.web.rpc.lanes import lane_threads
 from bastion.web.rpc.session_api import SessionApi
 from bastion.web.rpc.xmlrpc import XmlRpc
 
@@ -35,7 +36,12 @@ def rpc_routes(settings: Settings, clock: Clock, *, list_db: bool = False) -> li
         *XmlRpc(clock, list_db=list_db, passwords=passwords).routes(),
         Route(
             "/jsonrpc",
-            JsonRpc(clock, list_db=list_db, passwords=passwords).endpoint,
+            JsonRpc(
+                clock,
+                list_db=list_db,
+                passwords=passwords,
+                lane_threads=lane_threads(settings.database_url),
+            ).endpoint,
             methods=["POST"],
         ),
         *SessionApi(settings, clock).routes(),

@@ -48,6 +48,9 @@ class Caller:
     host: str
     ip: str
     now: datetime
+    #: The tenants this host may reach, when this request has listed them already (the
+    #: session middleware does, to pick a browser's tenant): one listing per request.
+    tenants: tuple[str, ...] | None = None
 
 
 def call_service(
@@ -89,11 +92,15 @@ def fresh_result(service: object, method: object, params: Sequence[Any]) -> bool
     )
 
 
-def tenant_for(services: Services, host: str, db: object) -> str:
-    """`db` if this host may reach it; a session, key or password belongs to one tenant."""
+def tenant_for(services: Services, caller: Caller, db: object) -> str:
+    """`db` if the caller's host may reach it; a session, key or password belongs to one
+    tenant."""
     if not isinstance(db, str) or not db:
         raise ValidationError("The database must be given as a non-empty string.")
-    if db not in services.tenants_for_host(host):
+    reachable = caller.tenants
+    if reachable is None:
+        reachable = tuple(services.tenants_for_host(caller.host))
+    if db not in reachable:
         raise FaultError(access_denied(NO_DATABASE, 404))
     return db
 
@@ -117,7 +124,7 @@ def authenticate(
     services: Services, caller: Caller, db: object, login: object, password: object
 ) -> int | bool:
     """Odoo's `common.authenticate`: the user id, or False for wrong credentials."""
-    name = tenant_for(services, caller.host, db)
+    name = tenant_for(services, caller, db)
     if not isinstance(login, str) or not isinstance(password, str):
         raise ValidationError("The login and password must be strings.")
     auth = services.auth(name)
@@ -151,7 +158,7 @@ def _object(
         args, kwargs = params[5:], None
     else:
         raise FaultError(not_found("The object service has execute and execute_kw."))
-    tenant_name = tenant_for(services, caller.host, db)
+    tenant_name = tenant_for(services, caller, db)
     auth = services.auth(tenant_name)
     identity = check_credentials(auth, caller, uid, password, passwords)
     if (model, name) == ("res.users", "context_get") and name not in _rpc_methods(auth, model):

@@ -27,7 +27,7 @@ from bastion.web.login_routes import INSECURE, plain_http_from_afar
 from bastion.web.routing_auth import Visitor, after_response, blocking
 from bastion.web.rpc.dispatch import execute_kw
 from bastion.web.rpc.faults import FaultError, access_denied, session_expired
-from bastion.web.rpc.jsonrpc import error_reply, read_call, reply
+from bastion.web.rpc.jsonrpc import caller_of, error_reply, read_call, reply
 from bastion.web.rpc.services import VERSION_INFO, WRONG_CREDENTIALS, tenant_for
 from bastion.web.rpc.values import to_odoo
 from bastion.web.session import DB_COOKIE, secure_cookies
@@ -122,7 +122,8 @@ class SessionApi:
 
     async def _tenant(self, request: Request, db: object) -> tuple[str, TenantAuth]:
         services = request.app.state.services
-        name: str = await blocking(tenant_for, services, request.headers.get("host", ""), db)
+        caller = caller_of(request, self.clock.now())
+        name: str = await blocking(tenant_for, services, caller, db)
         wanted = request.query_params.get("db")
         if wanted is not None and wanted != name:
             raise ValidationError("The database in the address and in the call differ.")
