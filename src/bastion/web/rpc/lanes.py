@@ -27,6 +27,7 @@ from anyio import CapacityLimiter, to_thread
 
 from bastion.web.rpc.credentials import VerifiedPasswords
 from bastion.web.rpc.dispatch import READ_METHODS
+from bastion.web.rpc.services import model_method
 
 T = TypeVar("T")
 
@@ -63,13 +64,9 @@ class KeptReadLane:
     ) -> bool:
         """Whether `call_service(service, method, params)` from `ip` is a read with a password
         kept for its user and address (an in-memory lookup: no I/O)."""
-        if self.passwords is None or service != "object" or len(params) < 5:
+        if self.passwords is None or model_method(service, method, params) not in READ_METHODS:
             return False
-        if method not in ("execute_kw", "execute"):
-            return False
-        db, uid, password, _model, name = params[:5]
-        if not (isinstance(name, str) and name in READ_METHODS):
-            return False
+        db, uid, password = params[:3]
         if not (isinstance(db, str) and isinstance(password, str)):
             return False
         if isinstance(uid, bool) or not isinstance(uid, int):

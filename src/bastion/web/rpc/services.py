@@ -80,16 +80,18 @@ def call_service(
 FRESH_RESULTS = frozenset({"search_read", "read"})
 
 
+def model_method(service: object, method: object, params: Sequence[Any]) -> str | None:
+    """The model method an `object` call (`execute_kw`, `execute`) names, or None."""
+    if service != "object" or method not in ("execute_kw", "execute") or len(params) < 5:
+        return None
+    name = params[4]
+    return name if isinstance(name, str) else None
+
+
 def fresh_result(service: object, method: object, params: Sequence[Any]) -> bool:
     """Whether `call_service(service, method, params)` answers with a result nothing else
     holds (`to_odoo(owned=True)` may then change it in place)."""
-    return (
-        service == "object"
-        and method in ("execute_kw", "execute")
-        and len(params) > 4
-        and isinstance(params[4], str)
-        and params[4] in FRESH_RESULTS
-    )
+    return model_method(service, method, params) in FRESH_RESULTS
 
 
 def tenant_for(services: Services, caller: Caller, db: object) -> str:
