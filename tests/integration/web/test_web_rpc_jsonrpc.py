@@ -1,4 +1,5 @@
-"""/jsonrpc through the app in-process: Odoo's error objects, malformed envelopes, throttling."""
+"""/jsonrpc through the app in-process: Odoo's error objects, malformed envelopes, throttling,
+one listing of the tenants a Host may reach per call."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from bastion.bootstrap.app import Services
 from support.rpc import PASSWORD, TENANT, RpcSite, demo_template
 
 JSON = {"content-type": "application/json"}
@@ -167,3 +169,44 @@ def test_a_program_s_call_gets_no_cookie(site: RpcSite) -> None:
     minted = page.headers.get_list("set-cookie")
     assert any(c.startswith("bastion_device=") for c in minted), minted
     assert len(minted) >= 2, minted
+
+
+@pytest.fixture
+def listings(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The Host of every listing of tenants the server makes (the real one still runs)."""
+    seen: list[str] = []
+    real = Services.tenants_for_host
+
+    def counting(self: Services, host: str) -> list[str]:
+        seen.append(host)
+        return real(self, host)
+
+    monkeypatch.setattr(Services, "tenants_for_host", counting)
+    return seen
+
+
+def _count(db: str, uid: int) -> dict[str, Any]:
+    return envelope("object", "execute_kw", db, uid, PASSWORD, "res.partner", "search_count", [[]])
+
+
+def test_a_call_lists_the_tenants_once(site: RpcSite, listings: list[str]) -> None:
+    # The session middleware lists them to pick a tenant; the call checks its named
+    # database against that same list.
+    uid = site.uid("sales")
+    with site.web() as web:
+        assert "result" in web.post("/jsonrpc", json=_count(TENANT, uid)).json()
+        listings.clear()  # the first request also builds the tenant's services
+        reply = web.post("/jsonrpc", json=_count(TENANT, uid)).json()
+    assert isinstance(reply["result"], int)
+    assert len(listings) == 1
+
+
+def test_a_database_not_on_the_list_is_refused(site: RpcSite, listings: list[str]) -> None:
+    uid = site.uid("sales")
+    with site.web() as web:
+        assert "result" in web.post("/jsonrpc", json=_count(TENANT, uid)).json()
+        listings.clear()
+        reply = web.post("/jsonrpc", json=_count("not_" + TENANT, uid)).json()
+    assert reply["error"]["data"]["name"] == "odoo.exceptions.AccessDenied"
+    assert "serves no database of that name" in reply["error"]["data"]["message"]
+    assert len(listings) == 1

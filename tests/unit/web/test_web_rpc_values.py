@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 from decimal import Decimal
 from typing import Any
@@ -69,32 +68,3 @@ def test_check_depth_refuses_exactly_what_nests_deeper_than_the_limit(
             check_depth(value, limit)
     else:
         check_depth(value, limit)  # the twin: within the limit, nothing is refused
-
-
-keys = st.one_of(st.text(max_size=4), st.integers())
-records = st.lists(st.dictionaries(keys, values, max_size=5))
-
-
-@given(st.lists(st.one_of(values, st.dictionaries(st.text(max_size=4), values, max_size=5))))
-def test_a_result_turned_in_place_reads_as_the_copied_one(value: list[Any]) -> None:
-    expected = _general(copy.deepcopy(value), False)
-    assert to_odoo(value, owned=True) == expected
-
-
-@given(records)
-def test_in_place_changes_the_list_and_its_dicts_only(value: list[dict[Any, Any]]) -> None:
-    # The containers the records hold (lists, dicts, tuples) are left as they were.
-    inner = [v for r in value for v in r.values() if isinstance(v, list | dict | tuple)]
-    before = copy.deepcopy(inner)
-    out = to_odoo(value, owned=True)
-    assert out is value
-    assert inner == before
-
-
-def test_without_owned_nothing_given_is_changed() -> None:
-    rows = [{"id": 1, "email": None, "parent_id": (3, None)}]
-    before = copy.deepcopy(rows)
-    out = to_odoo(rows)
-    assert rows == before and out is not rows  # the twin of the in-place path
-    assert to_odoo(rows, owned=True) is rows
-    assert rows == [{"id": 1, "email": False, "parent_id": [3, False]}]

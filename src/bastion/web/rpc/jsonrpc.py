@@ -33,7 +33,7 @@ from bastion.web.rpc.faults import (
     jsonrpc_error,
 )
 from bastion.web.rpc.lanes import LANE_THREADS, KeptReadLane
-from bastion.web.rpc.services import Caller, call_service, fresh_result
+from bastion.web.rpc.services import Caller, call_service
 from bastion.web.rpc.values import check_depth, to_odoo
 
 JSON_TYPES = frozenset({"application/json", "application/json-rpc"})
@@ -143,7 +143,6 @@ class JsonRpc:
                 raise FaultError(bad_request("The args must be a list.", INVALID_PARAMS))
             caller = caller_of(request, self.clock.now())
             services = request.app.state.services
-            owned = fresh_result(service, method, args)
             lane = self.lane.takes(service, method, args, ip=caller.ip, now=caller.now)
             result = await self.lane.run(
                 lambda: to_odoo(
@@ -155,8 +154,7 @@ class JsonRpc:
                         args,
                         list_db=self.list_db,
                         passwords=self.passwords,
-                    ),
-                    owned=owned,
+                    )
                 ),
                 lane=lane,
             )

@@ -76,22 +76,12 @@ def call_service(
     raise FaultError(not_found("There is no such service: use common, object or db."))
 
 
-#: `object` methods whose result is built for the call alone: new lists of new records.
-FRESH_RESULTS = frozenset({"search_read", "read"})
-
-
 def model_method(service: object, method: object, params: Sequence[Any]) -> str | None:
     """The model method an `object` call (`execute_kw`, `execute`) names, or None."""
     if service != "object" or method not in ("execute_kw", "execute") or len(params) < 5:
         return None
     name = params[4]
     return name if isinstance(name, str) else None
-
-
-def fresh_result(service: object, method: object, params: Sequence[Any]) -> bool:
-    """Whether `call_service(service, method, params)` answers with a result nothing else
-    holds (`to_odoo(owned=True)` may then change it in place)."""
-    return model_method(service, method, params) in FRESH_RESULTS
 
 
 def tenant_for(services: Services, caller: Caller, db: object) -> str:

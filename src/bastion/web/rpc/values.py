@@ -25,17 +25,10 @@ _CONTROL = dict.fromkeys(set(range(32)) - {9, 10, 13})
 _AS_IS = frozenset({str, int, float, bool})
 
 
-def to_odoo(value: Any, *, xml: bool = False, owned: bool = False) -> Any:
+def to_odoo(value: Any, *, xml: bool = False) -> Any:
     """`value` (a result of the ORM) as Odoo clients read it; `xml` also drops characters
-    XML cannot carry (as Odoo does, or the client's parser fails on the whole reply).
-
-    `owned`: `value` was built for this call and nothing else holds it (`search_read`'s
-    records), so a list of dicts may be turned in place: no second dict per record, which
-    was half of this function's time on 80 records (bench/rpc.py). Only the list and its
-    dicts are changed; what they hold is converted into new values as usual."""
-    if xml:
-        return _general(value, True)
-    return _in_place(value) if owned and type(value) is list else _json(value)
+    XML cannot carry (as Odoo does, or the client's parser fails on the whole reply)."""
+    return _general(value, True) if xml else _json(value)
 
 
 def _json(value: Any) -> Any:
@@ -65,31 +58,6 @@ def _json(value: Any) -> Any:
     if kind is list or kind is tuple:
         return [v if type(v) in _AS_IS else False if v is None else _json(v) for v in value]
     return _general(value, False)
-
-
-def _in_place(records: list[Any]) -> list[Any]:
-    """`_json(records)`, the list and its dicts changed in place (see `to_odoo`)."""
-    for i, item in enumerate(records):
-        if type(item) is not dict:
-            records[i] = _json(item)
-            continue
-        # Values only are replaced while iterating: the dict's size never changes.
-        for k, v in item.items():
-            if type(k) is not str:
-                # A key to turn into text: the copying path (`_json` of what is already
-                # converted gives it back unchanged).
-                records[i] = _json(item)
-                break
-            of = type(v)
-            if of in _AS_IS:
-                continue
-            if v is None:
-                item[k] = False
-            elif of is tuple and len(v) == 2 and type(v[0]) is int and type(v[1]) is str:
-                item[k] = [v[0], v[1]]
-            else:
-                item[k] = _json(v)
-    return records
 
 
 def _general(value: Any, xml: bool) -> Any:
